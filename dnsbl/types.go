@@ -1,0 +1,116 @@
+package dnsbl
+
+// Status is the outcome of one (address, zone) lookup.
+type Status string
+
+// Result statuses. Only StatusListed on a block-list zone counts against the
+// address; StatusError means "could not check", never "clean".
+const (
+	StatusListed  Status = "listed"   // A record(s) in the zone's listing range
+	StatusClean   Status = "clean"    // NXDOMAIN from a healthy zone (RFC 5782 §2.1)
+	StatusAllowed Status = "allowed"  // hit on an allow-list zone (e.g. list.dnswl.org)
+	StatusError   Status = "error"    // could not check: see ErrorKind
+	StatusNotDone Status = "not_done" // the run was interrupted before this lookup finished
+)
+
+// ErrorKind says why a lookup could not be completed.
+type ErrorKind string
+
+// Error kinds of StatusError results.
+const (
+	ErrTimeout       ErrorKind = "timeout"         // no answer within the timeout, after retries
+	ErrServfail      ErrorKind = "servfail"        // SERVFAIL
+	ErrRefused       ErrorKind = "refused"         // REFUSED
+	ErrZoneErrorCode ErrorKind = "zone_error_code" // an error answer such as Spamhaus 127.255.255.254
+	ErrBadAnswer     ErrorKind = "bad_answer"      // an answer outside 127.0.0.0/8: tampering or a parked domain
+	ErrZoneUnhealthy ErrorKind = "zone_unhealthy"  // the zone failed its RFC 5782 test entries
+	ErrDNS           ErrorKind = "dns_error"       // another rcode or a network error
+	ErrNotApplicable ErrorKind = "not_applicable"  // e.g. an IPv6 address against an IPv4-only zone
+)
+
+// Result is the outcome of one (address, zone) pair. Its JSON field names are
+// part of the report contract (blprobe.report/v1).
+type Result struct {
+	Target    string    `json:"target"`               // the target as the user gave it
+	IP        string    `json:"ip"`                   // the address (or domain, for domain zones) looked up
+	Zone      string    `json:"zone"`                 // the zone as configured (DQS keys redacted)
+	Query     string    `json:"query"`                // the query name sent (DQS keys redacted)
+	Status    Status    `json:"status"`               //
+	ErrorKind ErrorKind `json:"error_kind,omitempty"` // set when Status is "error"
+	Error     string    `json:"error,omitempty"`      // human-readable detail for errors
+	Codes     []string  `json:"codes,omitempty"`      // every A record answered, e.g. "127.0.0.2"
+	Meanings  []string  `json:"meanings,omitempty"`   // the catalogue's meaning of each code, same order
+	Reason    string    `json:"reason,omitempty"`     // TXT record(s), fetched only for listed answers
+	RTTms     float64   `json:"rtt_ms"`               // round-trip time of the A query
+}
+
+// Health is the verdict of a zone's RFC 5782 §5 test entries.
+type Health string
+
+// Zone health values.
+const (
+	HealthHealthy   Health = "healthy"
+	HealthUnhealthy Health = "unhealthy" // lists everything, lists nothing, error codes, bad answers
+	HealthUnknown   Health = "unknown"   // the test queries themselves failed (timeout, SERVFAIL…)
+	HealthNotDone   Health = "not_done"  // interrupted before the check ran
+)
+
+// Evidence is what one test entry answered.
+type Evidence struct {
+	Query  string   `json:"query"`           // query name (DQS keys redacted)
+	Expect string   `json:"expect"`          // "listed" or "not_listed"
+	Rcode  string   `json:"rcode,omitempty"` // e.g. "NOERROR", "NXDOMAIN"
+	Codes  []string `json:"codes,omitempty"` // A records answered
+	Error  string   `json:"error,omitempty"` // transport error
+	OK     bool     `json:"ok"`              // the answer is what RFC 5782 requires
+}
+
+// ZoneHealth is the health of one zone, with the evidence behind it.
+type ZoneHealth struct {
+	Zone      string     `json:"zone"`
+	Name      string     `json:"name"`
+	Type      ListType   `json:"type"` // block, allow, info
+	Kind      Kind       `json:"kind"` // ip4, ip6, ip4+ip6, domain
+	Health    Health     `json:"health"`
+	Problem   string     `json:"problem,omitempty"` // why unhealthy/unknown, in words
+	DelistURL string     `json:"delist_url,omitempty"`
+	Evidence  []Evidence `json:"evidence"`
+}
+
+// Kind says what a zone lists.
+type Kind string
+
+// Zone kinds.
+const (
+	KindIP4    Kind = "ip4"
+	KindIP6    Kind = "ip6"
+	KindIP46   Kind = "ip4+ip6"
+	KindDomain Kind = "domain"
+)
+
+// ListType says what a hit means.
+type ListType string
+
+// List types.
+const (
+	TypeBlock ListType = "block" // a hit is evidence against the address
+	TypeAllow ListType = "allow" // a hit is a good sign (DNSWL); never a block
+	TypeInfo  ListType = "info"  // reputation or information only; never a block
+)
+
+// Zone is one catalogue entry. The built-in catalogue is the embedded file
+// catalog.json; a user catalogue (--catalog) has the same format.
+type Zone struct {
+	Zone        string            `json:"zone"`                   // e.g. "zen.spamhaus.org"
+	Name        string            `json:"name"`                   // e.g. "Spamhaus ZEN"
+	Kind        Kind              `json:"kind"`                   //
+	Type        ListType          `json:"type"`                   //
+	Codes       map[string]string `json:"codes,omitempty"`        // code or CIDR → meaning of a listing
+	PolicyCodes []string          `json:"policy_codes,omitempty"` // codes that are policy (e.g. PBL), not spam evidence
+	ErrorCodes  map[string]string `json:"error_codes,omitempty"`  // code or CIDR → meaning; never a listing
+	DelistURL   string            `json:"delist_url,omitempty"`   // where to ask for removal
+	NeedsKey    bool              `json:"needs_key,omitempty"`    // needs an account or key (not in the default set)
+	DQS         string            `json:"dqs,omitempty"`          // Spamhaus DQS zone name used with --dqs-key, e.g. "zen.dq.spamhaus.net"
+	Default     bool              `json:"default"`                // checked when no --zone is given
+	Notes       string            `json:"notes,omitempty"`        //
+}

@@ -1,0 +1,125 @@
+// Package report is blprobe's report: one versioned JSON document
+// (schema "blprobe.report/v1", described by schema/report.v1.json) that holds
+// every section a command produced, plus text and Markdown renderings of it.
+package report
+
+import (
+	"time"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// SchemaV1 is the value of the "schema" field of every v1 report.
+const SchemaV1 = "blprobe.report/v1"
+
+// Verdict is the overall outcome of a run.
+type Verdict string
+
+// Verdicts, from best to worst for the scripts that read them.
+const (
+	VerdictClean        Verdict = "clean"        // everything checked, nothing listed or rejected
+	VerdictListed       Verdict = "listed"       // listed on a block list
+	VerdictRejected     Verdict = "rejected"     // an MX rejected for blocklist or policy reasons
+	VerdictInconclusive Verdict = "inconclusive" // nothing bad found, but some checks could not complete
+)
+
+// Exit codes, documented in README.md and --help.
+const (
+	ExitClean        = 0
+	ExitProblem      = 1 // listed or rejected
+	ExitUsage        = 2 // usage or input error
+	ExitInconclusive = 3 // some checks could not complete (or the run was interrupted)
+)
+
+// Tool names the program that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Report is the v1 report. Sections a command did not run are null.
+type Report struct {
+	Schema       string            `json:"schema"`
+	Tool         Tool              `json:"tool"`
+	Command      []string          `json:"command"` // argv, secrets redacted
+	Started      time.Time         `json:"started"`
+	Finished     time.Time         `json:"finished"`
+	Resolvers    []string          `json:"resolvers"`
+	Interrupted  bool              `json:"interrupted"` // stopped by SIGINT/SIGTERM: unfinished items are "not_done"
+	Verdict      Verdict           `json:"verdict"`
+	ExitCode     int               `json:"exit_code"`
+	Summary      string            `json:"summary,omitempty"`
+	NextSteps    []string          `json:"next_steps"`
+	Warnings     []string          `json:"warnings"`
+	Egress       *Egress           `json:"egress"`
+	DNSBL        *DNSBL            `json:"dnsbl"`
+	RDNS         []RDNS            `json:"rdns"`
+	SMTP         *smtpcheck.Result `json:"smtp"`
+	Correlations []Correlation     `json:"correlations"`
+}
+
+// DNSBL is the dnsbl section: the health of every zone used and one result
+// per (address, zone) pair asked for.
+type DNSBL struct {
+	Zones   []dnsbl.ZoneHealth `json:"zones"`
+	Results []dnsbl.Result     `json:"results"`
+}
+
+// EgressAnswer is what one egress source (OpenDNS, Google, Akamai,
+// Cloudflare) said.
+type EgressAnswer struct {
+	Source string   `json:"source"` // e.g. "opendns"
+	Server string   `json:"server"` // host:port asked
+	Query  string   `json:"query"`  // e.g. "myip.opendns.com A"
+	Family string   `json:"family"` // "ipv4" or "ipv6"
+	IPs    []string `json:"ips,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	RTTms  float64  `json:"rtt_ms"`
+}
+
+// EgressFamily is the agreed egress address of one IP family.
+type EgressFamily struct {
+	IP       string `json:"ip,omitempty"` // the address the sources agree on
+	Agree    bool   `json:"agree"`        // every source that answered gave the same address
+	Answered int    `json:"answered"`     // how many sources answered
+	Problem  string `json:"problem,omitempty"`
+}
+
+// Egress is the egress section: what each source said and whether they agree.
+type Egress struct {
+	Answers []EgressAnswer `json:"answers"`
+	IPv4    EgressFamily   `json:"ipv4"`
+	IPv6    EgressFamily   `json:"ipv6"`
+}
+
+// HELOCheck is whether the HELO name fits the IP (FACTS §6).
+type HELOCheck struct {
+	Name         string   `json:"name"`
+	FQDN         bool     `json:"fqdn"`     // has a dot and is not an address literal
+	Resolves     []string `json:"resolves"` // A/AAAA of the name
+	ResolvesToIP bool     `json:"resolves_to_ip"`
+	MatchesPTR   bool     `json:"matches_ptr"`
+	Error        string   `json:"error,omitempty"`
+}
+
+// RDNS is the reverse-DNS readiness of one checked IP.
+type RDNS struct {
+	IP               string              `json:"ip"`
+	PTR              []string            `json:"ptr"`
+	ForwardConfirmed bool                `json:"forward_confirmed"` // a PTR name resolves back to the IP (FCrDNS)
+	Forward          map[string][]string `json:"forward,omitempty"` // PTR name → its addresses
+	Generic          bool                `json:"generic"`           // the PTR looks dynamic/generic
+	GenericWhy       string              `json:"generic_why,omitempty"`
+	HELO             *HELOCheck          `json:"helo"`
+	Error            string              `json:"error,omitempty"`
+	Problems         []string            `json:"problems"`
+}
+
+// Correlation ties pieces of evidence together in plain language.
+type Correlation struct {
+	Kind     string            `json:"kind"`     // e.g. "rejection_matches_listing"
+	Severity string            `json:"severity"` // "problem", "warning" or "info"
+	Evidence map[string]string `json:"evidence"` // e.g. zone, mx, ip, reply
+	Message  string            `json:"message"`
+}
