@@ -1,6 +1,3 @@
-// Package report is blprobe's report: one versioned JSON document
-// (schema "blprobe.report/v1", described by schema/report.v1.json) that holds
-// every section a command produced, plus text and Markdown renderings of it.
 package report
 
 import (
@@ -57,6 +54,8 @@ type Report struct {
 	RDNS         []RDNS            `json:"rdns"`
 	SMTP         *smtpcheck.Result `json:"smtp"`
 	Correlations []Correlation     `json:"correlations"`
+
+	secrets []string // redacted from every rendering; set by New and AddSecrets
 }
 
 // DNSBL is the dnsbl section: the health of every zone used and one result
@@ -91,6 +90,10 @@ type Egress struct {
 	Answers []EgressAnswer `json:"answers"`
 	IPv4    EgressFamily   `json:"ipv4"`
 	IPv6    EgressFamily   `json:"ipv6"`
+	// IPSource is true when the checked addresses came from this detection
+	// (blprobe check auto, blprobe egress): then a family whose sources
+	// disagree, or no family found at all, makes the run inconclusive.
+	IPSource bool `json:"ip_source,omitempty"`
 }
 
 // HELOCheck is whether the HELO name fits the IP (FACTS §6).

@@ -1,0 +1,40 @@
+// Package report is blprobe's report: one versioned JSON document that holds
+// every section a command produced, the verdict and exit code decided from
+// them, and text and Markdown renderings of it.
+//
+// # Format
+//
+// The JSON document has "schema": "blprobe.report/v1" and is described by the
+// JSON Schema (draft 2020-12) in schema/report.v1.json, embedded in the
+// binary (see [Schema] and [Validate]). Sections a command did not run
+// (egress, dnsbl, rdns, smtp) are null. Every other array and map in the
+// document is marshalled as [] or {} when empty, never null, so scripts can
+// iterate without null checks: [Report.MarshalJSON] normalises nil slices of
+// the document and of its sections. Fields tagged omitempty (e.g. "summary",
+// "error", "codes") are absent when empty.
+//
+// # Verdict
+//
+// [Report.Finalize] decides the verdict from the sections, worst first:
+// rejected (an MX rejected for blocklist or policy reasons) > listed (a hit on
+// a block-type zone) > inconclusive (something could not be checked, or the
+// run was interrupted) > clean. Exit codes: clean 0, listed/rejected 1,
+// inconclusive 3, and 3 whenever the run was interrupted; 2 is reserved for
+// usage errors, which produce no report.
+//
+// # Versioning
+//
+// Field names are a contract that users' scripts rely on. Additive changes
+// (new optional fields, new enum values documented as such) keep
+// "blprobe.report/v1"; renaming or removing a field, or changing its type or
+// meaning, bumps the schema to "blprobe.report/v2" with a new schema file next
+// to the old one.
+//
+// # Rendering
+//
+// [WriteJSON], [WriteText] and [WriteMarkdown] are pure: they read only the
+// report (times included) and write only to the writer. All remote text
+// (SMTP replies, transcripts, TXT reasons, PTR names, egress answers, error
+// strings) passes through textsafe.Clean in text and Markdown, and secrets
+// given to [New] are redacted from every output.
+package report

@@ -1,0 +1,111 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+//go:embed schema/report.v1.json
+var schemaV1 []byte
+
+// schemaURL names the embedded schema for the compiler; nothing is fetched.
+const schemaURL = "https://github.com/blprobe/blprobe/report/schema/report.v1.json"
+
+// maxValidationErrors caps how many failures Validate reports.
+const maxValidationErrors = 5
+
+var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaV1))
+	if err != nil {
+		return nil, fmt.Errorf("parsing embedded schema report.v1.json: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		return nil, fmt.Errorf("loading embedded schema report.v1.json: %w", err)
+	}
+	s, err := c.Compile(schemaURL)
+	if err != nil {
+		return nil, fmt.Errorf("compiling embedded schema report.v1.json: %w", err)
+	}
+	return s, nil
+})
+
+// Schema returns the JSON Schema (draft 2020-12) of blprobe.report/v1
+// documents (a copy of the embedded schema/report.v1.json).
+func Schema() []byte { return bytes.Clone(schemaV1) }
+
+// ValidationError lists where a document breaks the v1 schema.
+type ValidationError struct {
+	Failures []string // "JSON pointer: message", at most a few, first failures first
+	Total    int      // how many leaf failures there were
+}
+
+func (e *ValidationError) Error() string {
+	msg := "report does not match schema blprobe.report/v1: " + strings.Join(e.Failures, "; ")
+	if more := e.Total - len(e.Failures); more > 0 {
+		msg += fmt.Sprintf(" (and %d more)", more)
+	}
+	return msg
+}
+
+// Validate checks a JSON document against the v1 schema. The error, a
+// *ValidationError when the document is well-formed JSON, names the JSON
+// pointer of the first failures, e.g.
+// `/smtp/domains/0/mx/0/addresses/0/status: value must be one of …`.
+func Validate(data []byte) error {
+	s, err := compiled()
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("report is not valid JSON: %w", err)
+	}
+	err = s.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("validating report: %w", err)
+	}
+	p := message.NewPrinter(language.English)
+	out := &ValidationError{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			out.Total++
+			if len(out.Failures) < maxValidationErrors {
+				out.Failures = append(out.Failures, pointer(e.InstanceLocation)+": "+e.ErrorKind.LocalizedString(p))
+			}
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return out
+}
+
+// pointer renders an instance location as a JSON pointer (RFC 6901).
+func pointer(tokens []string) string {
+	if len(tokens) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+	}
+	return b.String()
+}
