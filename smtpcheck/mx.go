@@ -1,0 +1,248 @@
+package smtpcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// maxCNAMEHops bounds CNAME chains followed when the resolver does not.
+const maxCNAMEHops = 8
+
+const nullMXMessage = "null MX: the domain accepts no mail"
+
+// ResolveDomain finds the mail hosts of domain by the rules of RFC 5321 §5.1
+// and RFC 7505 and returns them with one not-yet-probed entry (status
+// not_done) per address. No probe is made.
+func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
+	opts = opts.withDefaults()
+	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
+	d := Domain{Domain: name, Status: DomainOK, MX: []MX{}}
+	if _, ok := dns.IsDomainName(name); !ok || name == "" || strings.ContainsAny(name, " /@\\") {
+		d.Status, d.Error = DomainError, fmt.Sprintf("%q is not a valid domain name", domain)
+		return d
+	}
+	if opts.Resolver == nil {
+		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: no DNS resolver configured", name)
+		return d
+	}
+	rrs, rcode, err := lookup(ctx, opts.Resolver, name, dns.TypeMX)
+	switch {
+	case err != nil:
+		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %v", name, err)
+		return d
+	case rcode == dns.RcodeNameError:
+		d.Status, d.Error = DomainError, fmt.Sprintf("domain %s does not exist (NXDOMAIN)", name)
+		return d
+	case rcode != dns.RcodeSuccess:
+		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %s", name, dns.RcodeToString[rcode])
+		return d
+	}
+	var mxs []*dns.MX
+	for _, rr := range rrs {
+		mxs = append(mxs, rr.(*dns.MX))
+	}
+	if len(mxs) == 0 {
+		// RFC 5321 §5.1: no MX records → the domain itself is the implicit
+		// MX, with preference 0.
+		mx := MX{Host: name, Implicit: true, Addresses: []Probe{}}
+		addrs, err := hostAddrs(ctx, opts, name)
+		if err != nil {
+			d.Status, d.Error = DomainError, fmt.Sprintf("%s has no MX record and its address lookup failed: %v", name, err)
+			return d
+		}
+		if len(addrs) == 0 {
+			d.Status, d.Error = DomainNoMailHost, fmt.Sprintf("%s has no MX record and no %s address: it has no mail host", name, familyWords(opts))
+			return d
+		}
+		for _, a := range addrs {
+			mx.Addresses = append(mx.Addresses, pendingProbe(a, opts.Port))
+		}
+		d.MX = append(d.MX, mx)
+		return d
+	}
+	// RFC 7505 §3: a single "MX 0 ." means the domain accepts no mail.
+	if len(mxs) == 1 && mxs[0].Mx == "." {
+		d.Status, d.Error = DomainNullMX, nullMXMessage
+		return d
+	}
+	sortMX(mxs, opts.Rand)
+	withAddr := 0
+	for _, rr := range mxs {
+		host := strings.ToLower(strings.TrimSuffix(rr.Mx, "."))
+		mx := MX{Host: host, Preference: rr.Preference, Addresses: []Probe{}}
+		switch {
+		case host == "":
+			// A "." among other MX records is a misconfiguration (RFC 7505
+			// §3 wants it alone); skip it and say so.
+			mx.Host = "."
+			mx.Error = "null MX target mixed with other MX records (RFC 7505 §3): ignored"
+		default:
+			if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+				// RFC 5321 §5.1 wants a host name; probe the literal anyway.
+				mx.Error = "MX target is an IP address, not a host name (RFC 5321 §5.1); probed anyway"
+				if familyAllowed(opts, ip) {
+					mx.Addresses = append(mx.Addresses, pendingProbe(ip.Unmap(), opts.Port))
+				}
+				break
+			}
+			addrs, err := hostAddrs(ctx, opts, host)
+			switch {
+			case err != nil:
+				mx.Error = fmt.Sprintf("resolving MX host %s: %v", host, err)
+			case len(addrs) == 0:
+				mx.Error = fmt.Sprintf("MX host %s has no %s address", host, familyWords(opts))
+			}
+			for _, a := range addrs {
+				mx.Addresses = append(mx.Addresses, pendingProbe(a, opts.Port))
+			}
+		}
+		if len(mx.Addresses) > 0 {
+			withAddr++
+		}
+		d.MX = append(d.MX, mx)
+	}
+	// MX records present: never fall back to the domain's own addresses
+	// (RFC 5321 §5.1), even when no MX host resolves.
+	if withAddr == 0 {
+		d.Status, d.Error = DomainError, fmt.Sprintf("none of the %d MX hosts of %s has a usable %s address", len(mxs), name, familyWords(opts))
+	}
+	return d
+}
+
+func pendingProbe(a netip.Addr, port int) Probe {
+	return Probe{
+		IP: a.String(), Port: port, Status: StatusNotDone, Class: ClassNotDone, Stage: StageConnect,
+		Extensions: []string{}, TimingsMs: map[string]float64{}, Transcript: []Line{},
+	}
+}
+
+func familyWords(o Options) string {
+	v4, v6 := families(o)
+	switch {
+	case v4 && !v6:
+		return "IPv4 (A)"
+	case v6 && !v4:
+		return "IPv6 (AAAA)"
+	}
+	return "A/AAAA"
+}
+
+// families returns the address families to probe: -4/-6, and the family of
+// SourceIP when one is set (a bound socket cannot reach the other family).
+func families(o Options) (v4, v6 bool) {
+	v4, v6 = !o.IPv6Only, !o.IPv4Only
+	if o.IPv4Only && o.IPv6Only {
+		v4, v6 = true, true
+	}
+	if o.SourceIP.IsValid() {
+		if o.SourceIP.Unmap().Is4() {
+			v6 = false
+		} else {
+			v4 = false
+		}
+	}
+	return v4, v6
+}
+
+func familyAllowed(o Options, a netip.Addr) bool {
+	v4, v6 := families(o)
+	if a.Unmap().Is4() {
+		return v4
+	}
+	return v6
+}
+
+// hostAddrs returns the A and AAAA addresses of host allowed by opts. An
+// NXDOMAIN or failure on one family is an error only if no address was found.
+func hostAddrs(ctx context.Context, opts Options, host string) ([]netip.Addr, error) {
+	v4, v6 := families(opts)
+	var (
+		out  []netip.Addr
+		errs []error
+		seen = map[netip.Addr]bool{}
+	)
+	for _, q := range []struct {
+		on    bool
+		qtype uint16
+	}{{v4, dns.TypeA}, {v6, dns.TypeAAAA}} {
+		if !q.on {
+			continue
+		}
+		rrs, rcode, err := lookup(ctx, opts.Resolver, host, q.qtype)
+		if err == nil && rcode != dns.RcodeSuccess {
+			err = fmt.Errorf("%s %s: %s", host, dns.TypeToString[q.qtype], dns.RcodeToString[rcode])
+			if rcode == dns.RcodeNameError {
+				err = fmt.Errorf("%s does not exist (NXDOMAIN)", host)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, rr := range rrs {
+			var ip net.IP
+			switch v := rr.(type) {
+			case *dns.A:
+				ip = v.A
+			case *dns.AAAA:
+				ip = v.AAAA
+			}
+			a, ok := netip.AddrFromSlice(ip)
+			if !ok {
+				continue
+			}
+			a = a.Unmap()
+			if !familyAllowed(opts, a) || seen[a] {
+				continue
+			}
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return out, nil
+}
+
+// lookup asks for name/qtype and returns the answer records of that type,
+// following a CNAME chain the resolver did not follow itself.
+func lookup(ctx context.Context, ex Exchanger, name string, qtype uint16) ([]dns.RR, int, error) {
+	target := dns.Fqdn(name)
+	for hop := 0; hop <= maxCNAMEHops; hop++ {
+		m := new(dns.Msg)
+		m.SetQuestion(target, qtype)
+		m.RecursionDesired = true
+		resp, err := ex.Exchange(ctx, m)
+		if err != nil {
+			return nil, 0, err
+		}
+		if resp == nil {
+			return nil, 0, errors.New("empty DNS response")
+		}
+		if resp.Rcode != dns.RcodeSuccess {
+			return nil, resp.Rcode, nil
+		}
+		var out []dns.RR
+		cname := ""
+		for _, rr := range resp.Answer {
+			switch {
+			case rr.Header().Rrtype == qtype:
+				out = append(out, rr)
+			case rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, target):
+				cname = rr.(*dns.CNAME).Target
+			}
+		}
+		if len(out) > 0 || cname == "" {
+			return out, dns.RcodeSuccess, nil
+		}
+		target = cname
+	}
+	return nil, 0, fmt.Errorf("CNAME chain of %s longer than %d", name, maxCNAMEHops)
+}

@@ -1,0 +1,523 @@
+package smtpcheck
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/blprobe/blprobe/internal/textsafe"
+)
+
+// maxTranscript caps the transcript entries of one probe.
+const maxTranscript = 300
+
+// errClosed421 marks a session the server ended with 421 (RFC 5321 §3.8).
+var errClosed421 = errors.New("server closed the session with 421")
+
+// session is one SMTP conversation.
+type session struct {
+	ctx   context.Context
+	opts  Options
+	p     *Probe
+	conn  net.Conn
+	r     *bufio.Reader
+	start time.Time
+	trunc bool
+}
+
+func (s *session) ms(since time.Time) float64 {
+	return float64(time.Since(since).Microseconds()) / 1000
+}
+
+func (s *session) log(dir, line string) {
+	if len(s.p.Transcript) >= maxTranscript {
+		if !s.trunc {
+			s.trunc = true
+			s.p.Transcript = append(s.p.Transcript, Line{Dir: "-", TMs: s.ms(s.start), Line: "[transcript truncated]"})
+		}
+		return
+	}
+	s.p.Transcript = append(s.p.Transcript, Line{Dir: dir, TMs: s.ms(s.start), Line: capLine(line)})
+}
+
+// ProbeAddress holds one RCPT-stage conversation with ip (an address of
+// mxHost, an MX of domain) and returns what happened. It never sends DATA,
+// and it closes the connection before returning.
+func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain string, opts Options) Probe {
+	opts = opts.withDefaults()
+	ip = ip.Unmap()
+	p := pendingProbe(ip, opts.Port)
+	s := &session{ctx: ctx, opts: opts, p: &p, start: time.Now()}
+	if ctx.Err() != nil {
+		return p
+	}
+	p.Status, p.Class = StatusError, ClassProtocolError // until known otherwise
+	s.run(mxHost, ip, domain)
+	if ctx.Err() != nil && p.Status == StatusError {
+		// Interrupted, not a verdict on the server.
+		p.Status, p.Class = StatusNotDone, ClassNotDone
+		if p.Error == "" {
+			p.Error = "interrupted"
+		}
+	}
+	p.TimingsMs["total"] = s.ms(s.start)
+	return p
+}
+
+func (s *session) run(mxHost string, ip netip.Addr, domain string) {
+	p, o := s.p, s.opts
+	target := netip.AddrPortFrom(ip, uint16(o.Port)).String()
+	for _, a := range append([]string{o.HELO, o.From}, o.Rcpts...) {
+		if strings.ContainsAny(a, "\r\n\x00<>") {
+			p.Error = fmt.Sprintf("refusing to send %q to %s: it contains CR, LF, NUL or angle brackets", a, target)
+			return
+		}
+	}
+
+	// Connect.
+	p.Stage = StageConnect
+	if err := s.dial(ip, target); err != nil {
+		return
+	}
+	defer s.conn.Close()
+	stop := context.AfterFunc(s.ctx, func() { s.conn.Close() })
+	defer stop()
+	s.r = bufio.NewReaderSize(s.conn, 1024)
+	local, _ := netip.ParseAddrPort(s.conn.LocalAddr().String())
+	if local.IsValid() {
+		p.SourceIP = local.Addr().Unmap().String()
+	}
+	helo := o.HELO
+	if helo == "" {
+		helo = addressLiteral(local.Addr())
+	}
+	from := o.From
+	if from == "" {
+		from = "postmaster@" + helo
+	}
+	rcpts := o.Rcpts
+	if len(rcpts) == 0 {
+		rcpts = []string{"postmaster@" + domain}
+	}
+
+	// Banner: never send anything before it (postscreen punishes early talkers).
+	p.Stage = StageBanner
+	t := time.Now()
+	rep, ok := s.read(target)
+	p.TimingsMs["banner"] = s.ms(t)
+	if !ok {
+		return
+	}
+	s.echo(rep.Text)
+	if !s.positive(rep, "banner") {
+		return
+	}
+
+	// EHLO, HELO if EHLO is refused with 5xx.
+	p.Stage = StageEHLO
+	t = time.Now()
+	rep, ok = s.cmd(target, "EHLO "+helo)
+	if !ok {
+		return
+	}
+	if rep.Code/100 == 5 {
+		rep, ok = s.cmd(target, "HELO "+helo)
+		if !ok {
+			return
+		}
+		p.Extensions = []string{}
+	} else if rep.Code/100 == 2 {
+		p.Extensions = extensions(rep)
+	}
+	p.TimingsMs["ehlo"] = s.ms(t)
+	s.echo(rep.Text)
+	if !s.positive(rep, "EHLO") {
+		return
+	}
+
+	// STARTTLS (RFC 3207).
+	if o.TLS == TLSOff {
+		p.StartTLS = "disabled"
+	} else {
+		if !hasExt(p.Extensions, "STARTTLS") {
+			p.StartTLS = "not offered"
+			if o.TLS == TLSRequired {
+				p.Stage = StageSTARTTLS
+				p.Status, p.Class = StatusError, ClassTLSFailed
+				p.Error = fmt.Sprintf("TLS required but %s does not offer STARTTLS", target)
+				s.quit()
+				return
+			}
+		} else if !s.startTLS(mxHost, target, helo) {
+			return
+		}
+	}
+
+	// MAIL FROM.
+	p.Stage = StageMail
+	t = time.Now()
+	rep, ok = s.cmd(target, "MAIL FROM:<"+from+">")
+	p.TimingsMs["mail"] = s.ms(t)
+	if !ok {
+		return
+	}
+	s.echo(rep.Text)
+	if !s.positive(rep, "MAIL FROM") {
+		return
+	}
+
+	// RCPT TO, one per recipient. The decisive reply is the first
+	// rejection or tempfail, else the last acceptance.
+	p.Stage = StageRcpt
+	t = time.Now()
+	decided := false // a rejection or tempfail was seen
+	for _, rc := range rcpts {
+		rep, ok = s.cmd(target, "RCPT TO:<"+rc+">")
+		if !ok {
+			if p.Status == StatusTempfail { // 421: a verdict on this RCPT
+				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: *p.Reply, Class: p.Class})
+			}
+			p.TimingsMs["rcpt"] = s.ms(t)
+			return
+		}
+		s.echo(rep.Text)
+		st, cl, cited := Classify(StageRcpt, rep)
+		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: cl})
+		if !decided {
+			r := rep
+			p.Reply, p.Status, p.Class, p.CitedList = &r, st, cl, cited
+			decided = st != StatusAccepted
+		}
+	}
+	p.TimingsMs["rcpt"] = s.ms(t)
+	s.send(target, "RSET")
+	if _, ok := s.readQuiet(); !ok {
+		return
+	}
+	s.quit()
+}
+
+// dial connects to target, binding SourceIP, within ConnectTimeout.
+func (s *session) dial(ip netip.Addr, target string) error {
+	p, o := s.p, s.opts
+	network := "tcp4"
+	if ip.Is6() {
+		network = "tcp6"
+	}
+	dctx, cancel := context.WithTimeout(s.ctx, o.ConnectTimeout)
+	defer cancel()
+	s.log("-", "connect "+target)
+	t := time.Now()
+	var (
+		conn net.Conn
+		err  error
+	)
+	if o.DialContext != nil {
+		conn, err = o.DialContext(dctx, network, target)
+	} else {
+		d := net.Dialer{}
+		if o.SourceIP.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: o.SourceIP.Unmap().AsSlice()}
+		}
+		conn, err = d.DialContext(dctx, network, target)
+	}
+	p.TimingsMs["connect"] = s.ms(t)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			p.Status, p.Class = StatusNotDone, ClassNotDone
+			p.Error = "interrupted while connecting to " + target
+			return err
+		}
+		p.Status = StatusError
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			p.Class = ClassConnectRefused
+			p.Error = fmt.Sprintf("connection to %s refused", target)
+		case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+			p.Class = ClassUnreachable
+			p.Error = fmt.Sprintf("%s is unreachable: %v", target, err)
+		case isTimeout(err):
+			p.Class = ClassConnectTimeout
+			p.Error = fmt.Sprintf("connection to %s timed out after %s", target, o.ConnectTimeout)
+		default:
+			p.Class = ClassUnreachable
+			p.Error = fmt.Sprintf("cannot connect to %s: %v", target, err)
+		}
+		s.log("-", p.Error)
+		return err
+	}
+	s.conn = conn
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// send writes one command line within CommandTimeout.
+func (s *session) send(target, line string) bool {
+	s.conn.SetDeadline(time.Now().Add(s.opts.CommandTimeout))
+	s.log("C", line)
+	if _, err := s.conn.Write([]byte(line + "\r\n")); err != nil {
+		s.fail(fmt.Errorf("sending %s to %s: %w", verb(line), target, err))
+		return false
+	}
+	return true
+}
+
+func verb(line string) string {
+	if i := strings.IndexAny(line, " :"); i > 0 {
+		return line[:i]
+	}
+	return line
+}
+
+// read reads one reply with a deadline for the whole reply. A 421 ends the
+// session as tempfail. On failure the probe is filled in and false returned.
+func (s *session) read(target string) (Reply, bool) {
+	s.conn.SetReadDeadline(time.Now().Add(s.opts.CommandTimeout))
+	rep, lines, err := ReadReply(s.r)
+	for _, l := range lines {
+		s.log("S", l)
+	}
+	if err != nil {
+		s.fail(fmt.Errorf("reading the %s reply from %s: %w", s.p.Stage, target, err))
+		return Reply{}, false
+	}
+	if rep.Code == 421 {
+		// RFC 5321 §3.8: 421 may come at any time and closes the session.
+		st, cl, cited := Classify(s.p.Stage, rep)
+		s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+		s.p.Reply = &rep
+		s.echo(rep.Text)
+		return rep, false
+	}
+	return rep, true
+}
+
+// readQuiet reads a reply after RSET/QUIT: failures there do not change
+// the verdict already reached.
+func (s *session) readQuiet() (Reply, bool) {
+	s.conn.SetReadDeadline(time.Now().Add(s.opts.CommandTimeout))
+	rep, lines, err := ReadReply(s.r)
+	for _, l := range lines {
+		s.log("S", l)
+	}
+	if err != nil {
+		s.log("-", "no reply: "+textsafe.Clean(err.Error()))
+	}
+	return rep, err == nil
+}
+
+// cmd sends line and reads its reply.
+func (s *session) cmd(target, line string) (Reply, bool) {
+	if !s.send(target, line) {
+		return Reply{}, false
+	}
+	return s.read(target)
+}
+
+// fail records a protocol-level failure (timeout, EOF, garbage).
+func (s *session) fail(err error) {
+	s.p.Status, s.p.Class = StatusError, ClassProtocolError
+	if s.ctx.Err() != nil {
+		s.p.Status, s.p.Class = StatusNotDone, ClassNotDone
+		err = fmt.Errorf("interrupted: %w", err)
+	} else if isTimeout(err) {
+		err = fmt.Errorf("%w (no complete reply within %s)", err, s.opts.CommandTimeout)
+	}
+	s.p.Error = textsafe.Clean(err.Error())
+	s.log("-", s.p.Error)
+}
+
+// positive checks a reply that must be 2xx to go on; otherwise it records
+// the verdict and ends the session politely.
+func (s *session) positive(rep Reply, what string) bool {
+	if rep.Code/100 == 2 {
+		return true
+	}
+	st, cl, cited := Classify(s.p.Stage, rep)
+	s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+	r := rep
+	s.p.Reply = &r
+	if st == StatusError {
+		s.p.Error = fmt.Sprintf("unexpected reply %d to %s", rep.Code, what)
+	}
+	s.quit()
+	return false
+}
+
+func (s *session) quit() {
+	if s.send("", "QUIT") {
+		s.readQuiet()
+	}
+}
+
+func (s *session) echo(text string) {
+	if s.p.EchoedClientIP == "" {
+		s.p.EchoedClientIP = EchoedClientIP(text)
+	}
+}
+
+// startTLS runs STARTTLS and the second EHLO. It returns false when the
+// session ended.
+func (s *session) startTLS(mxHost, target, helo string) bool {
+	p, o := s.p, s.opts
+	p.Stage = StageSTARTTLS
+	t := time.Now()
+	rep, ok := s.cmd(target, "STARTTLS")
+	if !ok {
+		return false
+	}
+	if rep.Code != 220 {
+		// 454 (or 5xx): in opportunistic mode go on in plain text, as an
+		// MTA would, and record it; in required mode it is a TLS failure.
+		if o.TLS == TLSRequired {
+			r := rep
+			p.Reply, p.Status, p.Class = &r, StatusError, ClassTLSFailed
+			p.Error = fmt.Sprintf("TLS required but %s refused STARTTLS with %d", target, rep.Code)
+			s.quit()
+			return false
+		}
+		p.StartTLS = fmt.Sprintf("refused (%d): continued in plain text", rep.Code)
+		return true
+	}
+	if s.r.Buffered() > 0 {
+		// Plain-text bytes after "220" would be read as if they came
+		// through TLS (CVE-2011-0411-style injection): refuse.
+		p.Status, p.Class = StatusError, ClassProtocolError
+		p.Error = fmt.Sprintf("%s sent data after its 220 reply to STARTTLS", target)
+		return false
+	}
+	sni := mxHost
+	if _, err := netip.ParseAddr(sni); err == nil {
+		sni = ""
+	}
+	tc := tls.Client(s.conn, &tls.Config{
+		ServerName:         sni,
+		InsecureSkipVerify: true, // verified below, so that a failure can be recorded
+		MinVersion:         tls.VersionTLS10,
+	})
+	s.conn.SetDeadline(time.Now().Add(o.CommandTimeout))
+	hctx, cancel := context.WithTimeout(s.ctx, o.CommandTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	p.TimingsMs["starttls"] = s.ms(t)
+	if err != nil {
+		p.Status, p.Class = StatusError, ClassTLSFailed
+		if s.ctx.Err() != nil {
+			p.Status, p.Class = StatusNotDone, ClassNotDone
+		}
+		p.Error = textsafe.Clean(fmt.Sprintf("TLS handshake with %s failed: %v", target, err))
+		s.log("-", p.Error)
+		return false
+	}
+	p.TLS = tlsInfo(tc.ConnectionState(), mxHost, o.RootCAs)
+	s.log("-", fmt.Sprintf("TLS established: %s %s, verified=%v", p.TLS.Version, p.TLS.Cipher, p.TLS.Verified))
+	p.StartTLS = "used"
+	if !p.TLS.Verified && o.TLS == TLSRequired {
+		p.Status, p.Class = StatusError, ClassTLSFailed
+		p.Error = fmt.Sprintf("TLS certificate of %s does not verify for %s: %s", target, mxHost, p.TLS.VerifyError)
+		s.conn = tc
+		s.r = bufio.NewReaderSize(tc, 1024)
+		s.quit()
+		return false
+	}
+	s.conn = tc
+	s.r = bufio.NewReaderSize(tc, 1024)
+
+	// RFC 3207 §4.2: forget what was learnt before TLS and EHLO again.
+	p.Stage = StageEHLO
+	p.Extensions = []string{}
+	t = time.Now()
+	rep, ok = s.cmd(target, "EHLO "+helo)
+	if !ok {
+		return false
+	}
+	p.TimingsMs["ehlo_tls"] = s.ms(t)
+	if rep.Code/100 == 2 {
+		p.Extensions = extensions(rep)
+	}
+	return s.positive(rep, "EHLO after STARTTLS")
+}
+
+// tlsInfo describes the session and verifies the leaf for host.
+func tlsInfo(cs tls.ConnectionState, host string, roots *x509.CertPool) *TLSInfo {
+	ti := &TLSInfo{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite)}
+	if len(cs.PeerCertificates) == 0 {
+		ti.VerifyError = "no certificate"
+		return ti
+	}
+	leaf := cs.PeerCertificates[0]
+	ti.Subject = textsafe.Clean(leaf.Subject.String())
+	ti.Issuer = textsafe.Clean(leaf.Issuer.String())
+	ti.NotAfter = leaf.NotAfter.UTC()
+	for i, n := range leaf.DNSNames {
+		if i >= 100 {
+			break
+		}
+		ti.Names = append(ti.Names, textsafe.Clean(n))
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+	if err != nil {
+		ti.VerifyError = textsafe.Clean(err.Error())
+	} else {
+		ti.Verified = true
+	}
+	return ti
+}
+
+// extensions returns the EHLO keywords (every line but the first, first word).
+func extensions(rep Reply) []string {
+	out := []string{}
+	lines := strings.Split(rep.Text, "\n")
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		kw := strings.ToUpper(f[0])
+		if len(f) > 1 {
+			kw += " " + strings.Join(f[1:], " ")
+		}
+		out = append(out, shorten(kw, 200))
+	}
+	return out
+}
+
+func hasExt(exts []string, kw string) bool {
+	for _, e := range exts {
+		if e == kw || strings.HasPrefix(e, kw+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// addressLiteral is the EHLO address literal of a (RFC 5321 §4.1.3).
+func addressLiteral(a netip.Addr) string {
+	if !a.IsValid() {
+		return "[127.0.0.1]"
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return "[" + a.String() + "]"
+	}
+	return "[IPv6:" + a.WithZone("").String() + "]"
+}
+
