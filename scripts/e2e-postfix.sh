@@ -22,6 +22,7 @@
 set -euo pipefail
 
 NS=blprobe-e2e
+E2E_TLS=0
 WORK=${E2E_WORK:-/var/tmp/blprobe-e2e}
 PFDIR=$WORK/postfix
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -97,11 +98,23 @@ smtpd_banner = \$myhostname ESMTP blprobe-e2e
 smtpd_delay_reject = yes
 smtpd_client_restrictions = reject_rbl_client zen.test
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_tls_security_level = none
 biff = no
 maillog_file = $WORK/postfix.log
 maillog_file_prefixes = $WORK
 EOF
+	# STARTTLS with Debian's self-signed snakeoil certificate (package
+	# ssl-cert, a dependency of postfix), so the probe's TLS path meets a
+	# real server; verification must fail (self-signed, wrong name).
+	if [ -r /etc/ssl/certs/ssl-cert-snakeoil.pem ] && [ -r /etc/ssl/private/ssl-cert-snakeoil.key ]; then
+		postconf -c "$PFDIR" -e smtpd_tls_security_level=may \
+			smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem \
+			smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key
+		E2E_TLS=1
+	else
+		log "no snakeoil certificate: Postfix runs without STARTTLS"
+		postconf -c "$PFDIR" -e smtpd_tls_security_level=none
+		E2E_TLS=0
+	fi
 	# No chroot: a chrooted smtpd would read the chroot's etc/resolv.conf
 	# instead of the netns one.
 	postconf -c "$PFDIR" -F '*/*/chroot = n'
@@ -137,7 +150,7 @@ up() {
 	touch "$WORK/rbldnsd/queries.log"
 	chown rbldns "$WORK/rbldnsd/queries.log"
 	nsx rbldnsd -u rbldns -w "$WORK/rbldnsd" -b 127.0.0.1/53 -p "$WORK/rbldnsd.pid" \
-		-l +queries.log -a zen.test:ip4set:zen.test 2>"$WORK/rbldnsd.err" ||
+		-l +queries.log -a zen.test:ip4set:zen.test >"$WORK/rbldnsd.err" 2>&1 ||
 		{ cat "$WORK/rbldnsd.err" >&2; die "rbldnsd failed"; }
 	wait_port udp 53 || die "rbldnsd did not start"
 
@@ -155,7 +168,7 @@ run() {
 	local rc=0
 	# shellcheck disable=SC2086
 	(cd "$ROOT" && nsx env BLPROBE_E2E=1 E2E_POSTFIX_LOG="$WORK/postfix.log" \
-		E2E_RBLDNSD_LOG="$WORK/rbldnsd/queries.log" \
+		E2E_RBLDNSD_LOG="$WORK/rbldnsd/queries.log" E2E_TLS="$E2E_TLS" \
 		go test -race -count=1 ${E2E_GOTEST_FLAGS:-} ./e2e/...) || rc=$?
 	if [ "$rc" != 0 ]; then
 		log "Postfix log ($WORK/postfix.log):"
