@@ -26,6 +26,7 @@ const (
 	ErrZoneUnhealthy ErrorKind = "zone_unhealthy"  // the zone failed its RFC 5782 test entries
 	ErrDNS           ErrorKind = "dns_error"       // another rcode or a network error
 	ErrNotApplicable ErrorKind = "not_applicable"  // e.g. an IPv6 address against an IPv4-only zone
+	ErrNeedsKey      ErrorKind = "needs_key"       // the zone needs an account key that was not given (e.g. --dqs-key)
 )
 
 // Result is the outcome of one (address, zone) pair. Its JSON field names are
@@ -113,4 +114,7 @@ type Zone struct {
 	DQS         string            `json:"dqs,omitempty"`          // Spamhaus DQS zone name used with --dqs-key, e.g. "zen.dq.spamhaus.net"
 	Default     bool              `json:"default"`                // checked when no --zone is given
 	Notes       string            `json:"notes,omitempty"`        //
+	// TestName replaces "test" as the positive RFC 5782 §5 test entry of a
+	// domain zone (Spamhaus DBL uses "dbltest.com").
+	TestName string `json:"test_name,omitempty"`
 }
