@@ -25,11 +25,24 @@ NS=blprobe-e2e
 E2E_TLS=0
 WORK=${E2E_WORK:-/var/tmp/blprobe-e2e}
 PFDIR=$WORK/postfix
+case "$(basename "$WORK")" in
+blprobe-e2e*) ;; # "down" removes $WORK: never let it point at anything else
+*) echo "E2E_WORK must end in a directory named blprobe-e2e*" >&2; exit 2 ;;
+esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 log() { printf '[e2e] %s\n' "$*" >&2; }
 die() { printf '[e2e] FAIL: %s\n' "$*" >&2; exit 1; }
 nsx() { ip netns exec "$NS" "$@"; }
+
+kill_pidfile() { # kill_pidfile FILE COMM
+	local pid
+	[ -s "$1" ] || return 0
+	pid=$(tr -dc 0-9 <"$1")
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]; then
+		kill "$pid" 2>/dev/null || true
+	fi
+}
 
 down() {
 	if ip netns list 2>/dev/null | grep -qw "^$NS"; then
@@ -53,6 +66,10 @@ down() {
 		fi
 		ip netns del "$NS" || true
 	fi
+	# Daemons of an earlier run whose netns is already gone: stop them by
+	# their pid files, if the pid still belongs to that daemon.
+	kill_pidfile "$WORK/spool/pid/master.pid" master
+	kill_pidfile "$WORK/rbldnsd.pid" rbldnsd
 	rm -rf "/etc/netns/$NS"
 	rm -rf "$WORK"
 }
@@ -123,8 +140,7 @@ EOF
 }
 
 wait_port() { # wait_port PROTO PORT
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if nsx ss -Hln"${1:0:1}" "sport = :$2" | grep -q .; then return 0; fi
 		sleep 0.1
 	done
