@@ -65,7 +65,13 @@ func isUnknownRecipient(rep Reply) bool {
 // Block keywords from FACTS §4. Short tokens (rbl, dnsbl) must be whole words.
 var blockRE = regexp.MustCompile(`(?i)black ?list|block ?list|blocked|\bspam|abusix|relaying denied|access denied|administratively denied|banned|connection rejected|poor reputation|low reputation|bad reputation|junkmail|refused by proofpoint|\bdnsbl\b|\brbl\b|sbrs score too low|spamhaus`)
 
-func blockWords(text string) bool { return blockRE.MatchString(text) }
+// Postfix "Relay access denied" means the server does not handle the
+// recipient's domain: a configuration matter, not a block of the client.
+var relayAccessRE = regexp.MustCompile(`(?i)relay access denied`)
+
+func blockWords(text string) bool {
+	return blockRE.MatchString(relayAccessRE.ReplaceAllString(text, ""))
+}
 
 // Rules naming a list or provider, most specific first.
 var (

@@ -520,4 +520,3 @@ func addressLiteral(a netip.Addr) string {
 	}
 	return "[IPv6:" + a.WithZone("").String() + "]"
 }
-
