@@ -273,13 +273,16 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 		}
 		return
 	case Drip:
-		b := []byte(cfg.Banner + "\r\n")
+		// The banner without its line end, then dots: one byte per interval.
+		b := []byte(strings.TrimRight(cfg.Banner, "\r\n"))
 		for i := 0; ; i++ {
-			if _, err := c.Write(b[i%len(b) : i%len(b)+1]); err != nil {
-				return
+			ch := byte('.')
+			if i < len(b) {
+				ch = b[i]
 			}
-			if i%len(b) == len(b)-2 { // never send the final LF
-				i++
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte{ch}); err != nil {
+				return
 			}
 			time.Sleep(cfg.DripInterval)
 			s.mu.Lock()
