@@ -9,8 +9,8 @@ import (
 // Redacted replaces every secret in reports and renderings.
 const Redacted = "REDACTED"
 
-// New starts a v1 report: schema, tool, the start time (now, UTC) and the
-// command line with every secret redacted. A secret is redacted wherever it
+// New starts a v1 report: schema, tool, the start time (now, UTC), verdict
+// inconclusive until [Report.Finalize] decides, and the command line with every secret redacted. A secret is redacted wherever it
 // appears: as a whole argument, as the value of --flag=SECRET, or inside a
 // longer argument. Values of flags whose name says they hold a secret
 // (key, token, password, secret) are redacted even if not listed. The
@@ -26,6 +26,9 @@ func New(tool Tool, command []string, secrets ...string) *Report {
 		NextSteps:    []string{},
 		Warnings:     []string{},
 		Correlations: []Correlation{},
+		// Until Finalize decides, nothing is known: never "clean" by default.
+		Verdict:  VerdictInconclusive,
+		ExitCode: ExitInconclusive,
 	}
 	r.AddSecrets(secrets...)
 	r.Command = redactArgs(command, r.secrets)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -78,14 +79,16 @@ func Validate(data []byte) error {
 	if !errors.As(err, &ve) {
 		return fmt.Errorf("validating report: %w", err)
 	}
-	p := message.NewPrinter(language.English)
-	out := &ValidationError{}
+	var leaves, nullBranches []*jsonschema.ValidationError
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			out.Total++
-			if len(out.Failures) < maxValidationErrors {
-				out.Failures = append(out.Failures, pointer(e.InstanceLocation)+": "+e.ErrorKind.LocalizedString(p))
+			// "got object, want null" is the other branch of a nullable
+			// section's oneOf: noise next to the real failure inside it.
+			if t, ok := e.ErrorKind.(*kind.Type); ok && len(t.Want) == 1 && t.Want[0] == "null" {
+				nullBranches = append(nullBranches, e)
+			} else {
+				leaves = append(leaves, e)
 			}
 			return
 		}
@@ -94,6 +97,14 @@ func Validate(data []byte) error {
 		}
 	}
 	walk(ve)
+	if len(leaves) == 0 {
+		leaves = nullBranches
+	}
+	p := message.NewPrinter(language.English)
+	out := &ValidationError{Total: len(leaves)}
+	for _, e := range leaves[:min(len(leaves), maxValidationErrors)] {
+		out.Failures = append(out.Failures, pointer(e.InstanceLocation)+": "+e.ErrorKind.LocalizedString(p))
+	}
 	return out
 }
 

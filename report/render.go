@@ -1,0 +1,269 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// maxProblems caps the problems listed before "… and N more".
+const maxProblems = 25
+
+// renderer holds what the text and Markdown renderers share.
+type renderer struct {
+	r       *Report
+	secrets []string
+}
+
+// safe makes any string printable: secrets redacted, control characters
+// (ANSI escapes, newlines, bidi overrides) removed.
+func (rd *renderer) safe(s string) string {
+	return textsafe.Clean(Redact(s, rd.secrets...))
+}
+
+// dnsblView is the dnsbl section grouped for display.
+type dnsblView struct {
+	listed, allowed, clean []dnsbl.Result
+	errGroups              []errGroup
+	counts                 map[dnsbl.Status]int
+	zoneCounts             map[dnsbl.Health]int
+	zoneProblems           []dnsbl.ZoneHealth
+	delist, zoneName       map[string]string
+	cleanZones             map[string]map[string]bool // ip → zones where it is clean
+	cleanOrder             []string
+}
+
+// errGroup is the results of one zone that failed the same way.
+type errGroup struct {
+	zone    string
+	kind    string // error kind, or "not_done"
+	n       int
+	example string
+	ips     []string
+}
+
+func newDNSBLView(d *DNSBL) *dnsblView {
+	v := &dnsblView{
+		counts:     map[dnsbl.Status]int{},
+		zoneCounts: map[dnsbl.Health]int{},
+		delist:     map[string]string{},
+		zoneName:   map[string]string{},
+		cleanZones: map[string]map[string]bool{},
+	}
+	for _, z := range d.Zones {
+		v.zoneCounts[z.Health]++
+		v.delist[z.Zone] = z.DelistURL
+		v.zoneName[z.Zone] = z.Name
+		if z.Health != dnsbl.HealthHealthy {
+			v.zoneProblems = append(v.zoneProblems, z)
+		}
+	}
+	idx := map[[2]string]int{}
+	for _, res := range d.Results {
+		v.counts[res.Status]++
+		switch res.Status {
+		case dnsbl.StatusListed:
+			v.listed = append(v.listed, res)
+		case dnsbl.StatusAllowed:
+			v.allowed = append(v.allowed, res)
+		case dnsbl.StatusClean:
+			v.clean = append(v.clean, res)
+			if v.cleanZones[res.IP] == nil {
+				v.cleanZones[res.IP] = map[string]bool{}
+				v.cleanOrder = append(v.cleanOrder, res.IP)
+			}
+			v.cleanZones[res.IP][res.Zone] = true
+		default:
+			kind := string(res.ErrorKind)
+			if res.Status == dnsbl.StatusNotDone {
+				kind = "not_done"
+			} else if kind == "" {
+				kind = string(res.Status)
+			}
+			k := [2]string{res.Zone, kind}
+			i, ok := idx[k]
+			if !ok {
+				i = len(v.errGroups)
+				idx[k] = i
+				v.errGroups = append(v.errGroups, errGroup{zone: res.Zone, kind: kind, example: res.Error})
+			}
+			g := &v.errGroups[i]
+			g.n++
+			if len(g.ips) < 3 {
+				g.ips = append(g.ips, res.IP)
+			}
+			if g.example == "" {
+				g.example = res.Error
+			}
+		}
+	}
+	return v
+}
+
+func (v *dnsblView) countLine() string {
+	unhealthy := len(v.zoneProblems)
+	return fmt.Sprintf("%d listed, %d clean, %d allowed, %d error, %d not_done; zones: %d healthy, %d unhealthy/unknown",
+		v.counts[dnsbl.StatusListed], v.counts[dnsbl.StatusClean], v.counts[dnsbl.StatusAllowed],
+		v.counts[dnsbl.StatusError], v.counts[dnsbl.StatusNotDone], v.zoneCounts[dnsbl.HealthHealthy], unhealthy)
+}
+
+func (g errGroup) ipList() string {
+	s := strings.Join(g.ips, ", ")
+	if g.n > len(g.ips) {
+		s += fmt.Sprintf(", … (%d in all)", g.n)
+	}
+	return s
+}
+
+// smtpCounts counts probes per status.
+func smtpCounts(s *smtpcheck.Result) string {
+	c := map[smtpcheck.Status]int{}
+	total := 0
+	for _, d := range s.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				c[p.Status]++
+				total++
+			}
+		}
+	}
+	return fmt.Sprintf("%d probes: %d accepted, %d rejected, %d tempfail, %d error, %d not_done",
+		total, c[smtpcheck.StatusAccepted], c[smtpcheck.StatusRejected], c[smtpcheck.StatusTempfail],
+		c[smtpcheck.StatusError], c[smtpcheck.StatusNotDone])
+}
+
+func statusClass(p smtpcheck.Probe) string {
+	if string(p.Status) == string(p.Class) || p.Class == "" {
+		return string(p.Status)
+	}
+	return string(p.Status) + "/" + string(p.Class)
+}
+
+func tlsShort(t *smtpcheck.TLSInfo) string {
+	if t == nil {
+		return "-"
+	}
+	s := t.Version
+	if !t.Verified {
+		s += " (unverified)"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func fmtMs(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", ms)
+}
+
+// timeRange renders start, finish and duration in UTC, without time.Now.
+func timeRange(r *Report) string {
+	const layout = "2006-01-02 15:04:05Z07:00"
+	s := "started " + r.Started.UTC().Format(layout)
+	if !r.Finished.IsZero() {
+		s += ", finished " + r.Finished.UTC().Format(layout)
+		if d := r.Finished.Sub(r.Started); d >= 0 {
+			s += " (" + d.Round(time.Millisecond).String() + ")"
+		}
+	}
+	return s
+}
+
+func familyLine(f EgressFamily) string {
+	var parts []string
+	if f.IP != "" {
+		parts = append(parts, f.IP)
+	} else {
+		parts = append(parts, "not found")
+	}
+	switch {
+	case f.Answered == 0:
+		parts = append(parts, "no source answered")
+	case f.Agree:
+		parts = append(parts, fmt.Sprintf("%s agree", plural(f.Answered, "source")))
+	default:
+		parts = append(parts, fmt.Sprintf("%s answered, they disagree", plural(f.Answered, "source")))
+	}
+	if f.Problem != "" {
+		parts = append(parts, f.Problem)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func answerText(a EgressAnswer) string {
+	if a.Error != "" {
+		return "error: " + a.Error
+	}
+	if len(a.IPs) == 0 {
+		return "-"
+	}
+	return strings.Join(a.IPs, ", ")
+}
+
+func evidenceLine(e dnsbl.Evidence) string {
+	s := fmt.Sprintf("%s expect %s", e.Query, e.Expect)
+	if e.Rcode != "" {
+		s += " rcode " + e.Rcode
+	}
+	if len(e.Codes) > 0 {
+		s += " codes " + strings.Join(e.Codes, ",")
+	}
+	if e.Error != "" {
+		s += " error: " + e.Error
+	}
+	if e.OK {
+		return s + " (ok)"
+	}
+	return s + " (WRONG)"
+}
+
+func heloLine(h *HELOCheck) string {
+	s := fmt.Sprintf("HELO %s: fqdn %s, resolves to the IP %s, matches PTR %s", h.Name, yesNo(h.FQDN), yesNo(h.ResolvesToIP), yesNo(h.MatchesPTR))
+	if len(h.Resolves) > 0 {
+		s += " (resolves to " + strings.Join(h.Resolves, ", ") + ")"
+	}
+	if h.Error != "" {
+		s += "; error: " + h.Error
+	}
+	return s
+}
+
+func ptrLine(x RDNS) string {
+	if len(x.PTR) == 0 {
+		return "no PTR"
+	}
+	s := strings.Join(x.PTR, ", ")
+	if x.ForwardConfirmed {
+		return s + " (forward-confirmed)"
+	}
+	return s + " (NOT forward-confirmed)"
+}
+
+func genericText(x RDNS) string {
+	if !x.Generic {
+		return "no"
+	}
+	return strings.TrimSpace("yes " + x.GenericWhy)
+}
+
+func evidenceMap(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func rtt(ms float64) string { return fmtMs(ms) }

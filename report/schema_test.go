@@ -1,0 +1,250 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func marshal(t *testing.T, r *Report) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestSchemaIsDraft2020(t *testing.T) {
+	var s struct {
+		Schema string `json:"$schema"`
+		Props  map[string]any
+	}
+	if err := json.Unmarshal(Schema(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Schema != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %q", s.Schema)
+	}
+	if _, err := compiled(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateReports(t *testing.T) {
+	empty := New(Tool{Name: "blprobe", Version: "dev"}, nil)
+	bare := &Report{Schema: SchemaV1, Tool: Tool{Name: "blprobe"}, Verdict: VerdictClean} // built by hand: nil slices everywhere
+	sectionsNil := fullReport()
+	sectionsNil.DNSBL.Zones[0].Evidence = nil
+	sectionsNil.DNSBL.Results = nil
+	sectionsNil.Egress.Answers = nil
+	sectionsNil.RDNS[0].PTR, sectionsNil.RDNS[0].Problems, sectionsNil.RDNS[0].HELO.Resolves = nil, nil, nil
+	sectionsNil.SMTP.Rcpts = nil
+	sectionsNil.SMTP.Domains[0].MX[0].Addresses[0].Extensions = nil
+	sectionsNil.SMTP.Domains[0].MX[0].Addresses[0].TimingsMs = nil
+	sectionsNil.SMTP.Domains[0].MX[0].Addresses[0].Transcript = nil
+	sectionsNil.Correlations[0].Evidence = nil
+	emptyRDNS := New(Tool{Name: "blprobe"}, []string{"blprobe", "egress"})
+	emptyRDNS.RDNS = []RDNS{}
+	for name, r := range map[string]*Report{"new": empty, "bare": bare, "full": fullReport(), "enums": enumReport(), "nil-in-sections": sectionsNil, "empty-rdns": emptyRDNS} {
+		t.Run(name, func(t *testing.T) {
+			b := marshal(t, r)
+			if err := Validate(b); err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			var doc any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			checkNulls(t, "", doc)
+		})
+	}
+}
+
+// nullable are the only fields that may be null: sections and optional objects.
+var nullable = map[string]bool{"egress": true, "dnsbl": true, "rdns": true, "smtp": true, "helo": true, "reply": true, "tls": true}
+
+// checkNulls fails on any null outside the nullable fields.
+func checkNulls(t *testing.T, path string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil && !nullable[k] {
+				t.Errorf("%s/%s is null", path, k)
+			}
+			checkNulls(t, path+"/"+k, e)
+		}
+	case []any:
+		for i, e := range x {
+			checkNulls(t, fmt.Sprintf("%s/%d", path, i), e)
+		}
+	}
+}
+
+// TestMarshalNormalizesNil: nil slices become [] (sections stay null) and
+// the caller's report is not modified.
+func TestMarshalNormalizesNil(t *testing.T) {
+	r := &Report{Schema: SchemaV1, SMTP: fullReport().SMTP}
+	r.SMTP.Domains[0].MX[0].Addresses[0].Transcript = nil
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"command", "resolvers", "next_steps", "warnings", "correlations"} {
+		if _, ok := m[k].([]any); !ok {
+			t.Errorf("%s = %#v, want []", k, m[k])
+		}
+	}
+	for _, k := range []string{"egress", "dnsbl", "rdns"} {
+		if v, ok := m[k]; !ok || v != nil {
+			t.Errorf("%s = %#v, want null", k, v)
+		}
+	}
+	if !strings.Contains(string(b), `"transcript":[]`) {
+		t.Errorf("nil transcript not marshalled as []: %s", b)
+	}
+	if r.Command != nil || r.SMTP.Domains[0].MX[0].Addresses[0].Transcript != nil {
+		t.Error("MarshalJSON modified the report")
+	}
+	// Round trip.
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.SMTP.Domains[0].MX[0].Addresses[0].Reply.Code != 554 {
+		t.Errorf("round trip lost the reply: %+v", back.SMTP.Domains[0].MX[0].Addresses[0])
+	}
+}
+
+// mutate applies f to the generic JSON form of the full report.
+func mutate(t *testing.T, f func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(marshal(t, enumReport()), &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func obj(v any, path ...any) map[string]any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			v = v.(map[string]any)[k]
+		case int:
+			v = v.([]any)[k]
+		}
+	}
+	return v.(map[string]any)
+}
+
+func TestValidateRejects(t *testing.T) {
+	probe := []any{"smtp", "domains", 0, "mx", 0, "addresses", 0}
+	for _, tc := range []struct {
+		name, pointer string
+		f             func(m map[string]any)
+	}{
+		{"missing verdict", "/", func(m map[string]any) { delete(m, "verdict") }},
+		{"bad verdict", "/verdict", func(m map[string]any) { m["verdict"] = "maybe" }},
+		{"bad schema", "/schema", func(m map[string]any) { m["schema"] = "blprobe.report/v2" }},
+		{"exit code 4", "/exit_code", func(m map[string]any) { m["exit_code"] = 4 }},
+		{"bad time", "/started", func(m map[string]any) { m["started"] = "yesterday" }},
+		{"unknown top field", "/", func(m map[string]any) { m["verdikt"] = "clean" }},
+		{"null warnings", "/warnings", func(m map[string]any) { m["warnings"] = nil }},
+		{"renamed result field", "/dnsbl/results/0", func(m map[string]any) {
+			res := obj(m, "dnsbl", "results", 0)
+			res["state"] = res["status"]
+			delete(res, "status")
+		}},
+		{"bad result status", "/dnsbl/results/0/status", func(m map[string]any) { obj(m, "dnsbl", "results", 0)["status"] = "blocked" }},
+		{"error without kind", "/dnsbl/results/3", func(m map[string]any) { delete(obj(m, "dnsbl", "results", 3), "error_kind") }},
+		{"bad error kind", "/dnsbl/results/3/error_kind", func(m map[string]any) { obj(m, "dnsbl", "results", 3)["error_kind"] = "oops" }},
+		{"bad health", "/dnsbl/zones/0/health", func(m map[string]any) { obj(m, "dnsbl", "zones", 0)["health"] = "sick" }},
+		{"bad zone type", "/dnsbl/zones/0/type", func(m map[string]any) { obj(m, "dnsbl", "zones", 0)["type"] = "deny" }},
+		{"missing evidence", "/dnsbl/zones/0", func(m map[string]any) { delete(obj(m, "dnsbl", "zones", 0), "evidence") }},
+		{"bad family", "/egress/answers/0/family", func(m map[string]any) { obj(m, "egress", "answers", 0)["family"] = "v4" }},
+		{"egress family missing agree", "/egress/ipv4", func(m map[string]any) { delete(obj(m, "egress", "ipv4"), "agree") }},
+		{"rdns missing ptr", "/rdns/0", func(m map[string]any) { delete(obj(m, "rdns", 0), "ptr") }},
+		{"helo unknown field", "/rdns/0/helo", func(m map[string]any) { obj(m, "rdns", 0, "helo")["fcrdns"] = true }},
+		{"bad probe status", "/smtp/domains/0/mx/0/addresses/0/status", func(m map[string]any) { obj(m, probe...)["status"] = "bounced" }},
+		{"bad class", "/smtp/domains/0/mx/0/addresses/0/class", func(m map[string]any) { obj(m, probe...)["class"] = "spam" }},
+		{"bad stage", "/smtp/domains/0/mx/0/addresses/0/stage", func(m map[string]any) { obj(m, probe...)["stage"] = "data" }},
+		{"empty stage on finished probe", "/smtp/domains/0/mx/0/addresses/0/status", func(m map[string]any) { obj(m, probe...)["stage"] = "" }},
+		{"missing transcript", "/smtp/domains/0/mx/0/addresses/0", func(m map[string]any) { delete(obj(m, probe...), "transcript") }},
+		{"bad dir", "/smtp/domains/0/mx/0/addresses/0/transcript/0/dir", func(m map[string]any) {
+			obj(m, append(probe, "transcript", 0)...)["dir"] = "X"
+		}},
+		{"reply code as string", "/smtp/domains/0/mx/0/addresses/0/reply/code", func(m map[string]any) { obj(m, append(probe, "reply")...)["code"] = "554" }},
+		{"tls missing version", "/smtp/domains/0/mx/0/addresses/0/tls", func(m map[string]any) { delete(obj(m, append(probe, "tls")...), "version") }},
+		{"bad domain status", "/smtp/domains/0/status", func(m map[string]any) { obj(m, "smtp", "domains", 0)["status"] = "fine" }},
+		{"bad severity", "/correlations/0/severity", func(m map[string]any) { obj(m, "correlations", 0)["severity"] = "fatal" }},
+		{"evidence not string", "/correlations/0/evidence/mx", func(m map[string]any) { obj(m, "correlations", 0, "evidence")["mx"] = 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Validate(mutate(t, tc.f))
+			if err == nil {
+				t.Fatal("mutated document validated")
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %T %v is not a *ValidationError", err, err)
+			}
+			found := false
+			for _, f := range ve.Failures {
+				if strings.HasPrefix(f, tc.pointer+":") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("error does not name %s: %v", tc.pointer, err)
+			}
+		})
+	}
+}
+
+func TestValidateNotJSON(t *testing.T) {
+	for _, in := range []string{"", "{", "null", "[]", `{"schema":"blprobe.report/v1"}`} {
+		if err := Validate([]byte(in)); err == nil {
+			t.Errorf("Validate(%q) = nil", in)
+		}
+	}
+}
+
+// TestSchemaCoversGoFields: every JSON field the Go types marshal is a
+// property in the schema (a field added to the types without the schema
+// would make real reports fail validation; this names it).
+func TestSchemaCoversGoFields(t *testing.T) {
+	r := enumReport()
+	r.Summary = "s"
+	b := marshal(t, r)
+	if err := Validate(b); err != nil {
+		t.Fatal(err)
+	}
+	// Timestamps in other zones are still date-times.
+	r.Started = time.Date(2025, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	if err := Validate(marshal(t, r)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSchemaCopy(t *testing.T) {
+	s := Schema()
+	s[0] = 'X'
+	if Schema()[0] == 'X' {
+		t.Error("Schema returns the embedded slice itself")
+	}
+}
