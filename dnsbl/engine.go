@@ -307,6 +307,11 @@ func failure(ctx context.Context, err error) (ErrorKind, bool) {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return "", false
 	}
+	// A socket deadline derived from ctx can fire before ctx's own timer
+	// marks it done: an expired ctx deadline is an interruption too.
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return "", false
+	}
 	if dnsclient.IsTimeout(err) {
 		return ErrTimeout, true
 	}

@@ -180,7 +180,7 @@ func (c *Checker) Plan(ctx context.Context, targets []Target, zones []Zone) (*Pl
 		return true
 	})
 	if over {
-		return nil, &TargetError{Reason: fmt.Sprintf("the targets expand to more than %d distinct addresses, more than --max-addresses %d", max, max)}
+		return nil, &TargetError{whole: true, Reason: fmt.Sprintf("the targets expand to more than %d distinct addresses, more than --max-addresses %d", max, max)}
 	}
 	p.pairs = p.n4*len(p.z4) + p.n6*len(p.z6) + p.nd*len(p.zd)
 	return p, nil

@@ -26,6 +26,8 @@ type TargetError struct {
 	Line   int    // line number in File, or 0
 	Token  string // the offending token
 	Reason string // what is wrong and what is accepted
+
+	whole bool // about the target list as a whole, not one token
 }
 
 func (e *TargetError) Error() string {
@@ -37,7 +39,7 @@ func (e *TargetError) Error() string {
 			fmt.Fprintf(&b, "%s: ", e.File)
 		}
 	}
-	if e.Token != "" {
+	if !e.whole && (e.Token != "" || e.File == "") {
 		fmt.Fprintf(&b, "invalid target %q: ", e.Token)
 	}
 	b.WriteString(e.Reason)
@@ -132,7 +134,7 @@ func ReadTargets(args []string, stdin io.Reader) ([]Target, error) {
 		switch {
 		case a == "-":
 			if stdin == nil {
-				return nil, &TargetError{File: "-", Reason: "no standard input"}
+				return nil, &TargetError{File: "-", Reason: "no standard input", whole: true}
 			}
 			ts, err := readTargetLines(stdin, "-")
 			if err != nil {
@@ -146,7 +148,7 @@ func ReadTargets(args []string, stdin io.Reader) ([]Target, error) {
 			}
 			f, err := os.Open(name)
 			if err != nil {
-				return nil, &TargetError{File: name, Reason: fmt.Sprintf("cannot read target file: %v", unwrapPath(err))}
+				return nil, &TargetError{File: name, Reason: fmt.Sprintf("cannot read target file: %v", unwrapPath(err)), whole: true}
 			}
 			ts, err := readTargetLines(f, name)
 			f.Close()
@@ -203,7 +205,7 @@ func readTargetLines(r io.Reader, name string) ([]Target, error) {
 		if errors.Is(err, bufio.ErrTooLong) {
 			reason = fmt.Sprintf("line longer than %d bytes (want one target a line)", maxLine)
 		}
-		return nil, &TargetError{File: name, Line: n + 1, Reason: reason}
+		return nil, &TargetError{File: name, Line: n + 1, Reason: reason, whole: true}
 	}
 	return out, nil
 }
