@@ -1,0 +1,596 @@
+// Package correlate ties the sections of a report together: it matches SMTP
+// rejections against DNSBL listings, compares the client IP an MX echoed
+// with the IP that was checked, relates PTR problems to reverse-DNS
+// rejections, flags unhealthy zones seen through public resolvers, and turns
+// all of it into correlations, next steps and a one-paragraph summary.
+package correlate
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// Correlation kinds.
+const (
+	KindRejectionMatchesListing = "rejection_matches_listing"
+	KindRejectionCitesUnlisted  = "rejection_cites_unlisted"
+	KindRejectionCitesUnchecked = "rejection_cites_unchecked"
+	KindRejectionProvider       = "rejection_provider_reputation"
+	KindRejectionUnattributed   = "rejection_unattributed"
+	KindListedButAccepted       = "listed_but_accepted"
+	KindEchoedIPMismatch        = "echoed_ip_mismatch"
+	KindEchoedIPMatch           = "echoed_ip_match"
+	KindPTRRejection            = "ptr_rejection"
+	KindPort25Blocked           = "port25_blocked"
+	KindZoneUnhealthy           = "zone_unhealthy"
+)
+
+// Severities.
+const (
+	SevProblem = "problem"
+	SevWarning = "warning"
+	SevInfo    = "info"
+)
+
+// maxReply caps the reply text copied into evidence.
+const maxReply = 300
+
+// analysis is the state of one Analyze call.
+type analysis struct {
+	r       *report.Report
+	zones   map[string]dnsbl.Zone // lower-case zone → catalogue entry
+	checked []netip.Addr
+	out     []report.Correlation
+	steps   []string
+	probes  []probeRef
+}
+
+type probeRef struct {
+	domain string
+	mx     string
+	p      *smtpcheck.Probe
+}
+
+// Analyze fills r.Correlations and r.Summary and appends next steps to
+// r.NextSteps (without duplicates). Call it once every section is filled and
+// r.Verdict is set. catalog describes the zones (names, policy codes, delist
+// URLs); checked are the addresses the DNSBL and rDNS checks were run on.
+func Analyze(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
+	if r == nil {
+		return
+	}
+	a := &analysis{r: r, zones: map[string]dnsbl.Zone{}}
+	for _, z := range catalog {
+		a.zones[strings.ToLower(z.Zone)] = z
+	}
+	for _, ip := range checked {
+		if ip.IsValid() {
+			a.checked = append(a.checked, ip.Unmap())
+		}
+	}
+	if len(a.checked) == 0 {
+		a.checked = a.impliedChecked()
+	}
+	if r.SMTP != nil {
+		for di := range r.SMTP.Domains {
+			d := &r.SMTP.Domains[di]
+			for mi := range d.MX {
+				mx := &d.MX[mi]
+				for pi := range mx.Addresses {
+					a.probes = append(a.probes, probeRef{d.Domain, mx.Host, &mx.Addresses[pi]})
+				}
+			}
+		}
+	}
+	a.rejections()
+	a.listedButAccepted()
+	a.echoedIP()
+	a.ptr()
+	a.port25()
+	a.zoneHealth()
+	a.listingSteps()
+	r.Correlations = append(r.Correlations[:0:0], a.out...)
+	if r.Correlations == nil {
+		r.Correlations = []report.Correlation{}
+	}
+	seen := map[string]bool{}
+	var steps []string
+	for _, s := range append(append([]string{}, r.NextSteps...), a.steps...) {
+		if !seen[s] {
+			seen[s] = true
+			steps = append(steps, s)
+		}
+	}
+	if steps == nil {
+		steps = []string{}
+	}
+	r.NextSteps = steps
+	r.Summary = a.summary()
+}
+
+// impliedChecked returns the distinct IPs of the DNSBL results and rDNS
+// entries when the caller gave none.
+func (a *analysis) impliedChecked() []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	add := func(s string) {
+		if ip, err := netip.ParseAddr(s); err == nil && !seen[ip.Unmap()] {
+			seen[ip.Unmap()] = true
+			out = append(out, ip.Unmap())
+		}
+	}
+	if a.r.DNSBL != nil {
+		for _, res := range a.r.DNSBL.Results {
+			add(res.IP)
+		}
+	}
+	for _, d := range a.r.RDNS {
+		add(d.IP)
+	}
+	return out
+}
+
+func (a *analysis) add(kind, sev, msg string, ev map[string]string) {
+	for k, v := range ev {
+		if v == "" {
+			delete(ev, k)
+		}
+	}
+	a.out = append(a.out, report.Correlation{Kind: kind, Severity: sev, Evidence: ev, Message: msg})
+}
+
+func (a *analysis) step(s string) { a.steps = append(a.steps, s) }
+
+// zoneType is the list type of a zone: catalogue first, then zone health.
+func (a *analysis) zoneType(zone string) dnsbl.ListType {
+	if z, ok := a.zones[strings.ToLower(zone)]; ok && z.Type != "" {
+		return z.Type
+	}
+	if a.r.DNSBL != nil {
+		for _, h := range a.r.DNSBL.Zones {
+			if strings.EqualFold(h.Zone, zone) && h.Type != "" {
+				return h.Type
+			}
+		}
+	}
+	return dnsbl.TypeBlock
+}
+
+func (a *analysis) zoneName(zone string) string {
+	if z, ok := a.zones[strings.ToLower(zone)]; ok && z.Name != "" {
+		return z.Name
+	}
+	if a.r.DNSBL != nil {
+		for _, h := range a.r.DNSBL.Zones {
+			if strings.EqualFold(h.Zone, zone) && h.Name != "" {
+				return h.Name
+			}
+		}
+	}
+	return zone
+}
+
+func (a *analysis) delistURL(zone string) string {
+	if z, ok := a.zones[strings.ToLower(zone)]; ok && z.DelistURL != "" {
+		return z.DelistURL
+	}
+	if a.r.DNSBL != nil {
+		for _, h := range a.r.DNSBL.Zones {
+			if strings.EqualFold(h.Zone, zone) {
+				return h.DelistURL
+			}
+		}
+	}
+	return ""
+}
+
+// policyOnly reports whether every code of a listing is a policy code (e.g.
+// Spamhaus PBL 127.0.0.10/11): "not an MTA IP", not spam evidence.
+func (a *analysis) policyOnly(res dnsbl.Result) bool {
+	z, ok := a.zones[strings.ToLower(res.Zone)]
+	if !ok || len(z.PolicyCodes) == 0 || len(res.Codes) == 0 {
+		return false
+	}
+	for _, c := range res.Codes {
+		if !containsStr(z.PolicyCodes, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// blockListings returns the listed results on block zones.
+func (a *analysis) blockListings() []dnsbl.Result {
+	if a.r.DNSBL == nil {
+		return nil
+	}
+	var out []dnsbl.Result
+	for _, res := range a.r.DNSBL.Results {
+		if res.Status == dnsbl.StatusListed && a.zoneType(res.Zone) == dnsbl.TypeBlock {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// providers maps a word found in a cited list or a zone name to a provider
+// key, so that "Spamhaus's list" matches zen.spamhaus.org and "Barracuda
+// Reputation" matches b.barracudacentral.org.
+var providers = []struct{ word, key string }{
+	{"spamhaus", "spamhaus"}, {"barracuda", "barracuda"}, {"spamcop", "spamcop"},
+	{"abusix", "abusix"}, {"uceprotect", "uceprotect"}, {"mailspike", "mailspike"},
+	{"spamrats", "spamrats"}, {"surriel", "psbl"}, {"psbl", "psbl"}, {"dronebl", "dronebl"},
+	{"s5h.net", "s5h"}, {"0spam", "0spam"}, {"sorbs", "sorbs"}, {"dnswl", "dnswl"},
+	{"senderscore", "senderscore"}, {"spameatingmonkey", "sem"}, {"nordspam", "nordspam"},
+}
+
+func providerOf(s string) string {
+	s = strings.ToLower(s)
+	for _, p := range providers {
+		if strings.Contains(s, p.word) {
+			return p.key
+		}
+	}
+	return ""
+}
+
+// normCited turns a cited list into a lower-case zone-like string.
+func normCited(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.Trim(s, ".,;:()[]<>\"' ")
+	return s
+}
+
+// zoneMatches reports whether the cited list names zone: exactly, as a
+// parent/child zone (zen.spamhaus.org ↔ sbl.spamhaus.org is provider-level),
+// or by provider.
+func zoneMatches(cited, zone string) (exact, provider bool) {
+	c, z := normCited(cited), strings.ToLower(zone)
+	if c == "" {
+		return false, false
+	}
+	if c == z || strings.HasSuffix(z, "."+c) || strings.HasSuffix(c, "."+z) {
+		return true, true
+	}
+	pc := providerOf(c)
+	return false, pc != "" && pc == providerOf(z)
+}
+
+// internal describes a receiver's own reputation list (not a DNSBL).
+type internal struct {
+	name, msg, step string
+}
+
+var (
+	reMS606   = regexp.MustCompile(`\b5\.7\.6[0-4][0-9]\b`)
+	reMSS3150 = regexp.MustCompile(`\bS3(1[0-9]{2})\b`)
+	rePTR     = regexp.MustCompile(`(?i)\b5\.7\.25\b|\bPTR\b|\brDNS\b|reverse (dns|hostname|lookup|mapping)`)
+)
+
+// providerInternal recognises rejections by a provider's own lists (FACTS §4).
+func providerInternal(pr probeRef, text string) *internal {
+	p := pr.p
+	enh := ""
+	if p.Reply != nil {
+		enh = p.Reply.Enhanced
+	}
+	lt := strings.ToLower(text)
+	mx := strings.ToLower(pr.mx)
+	switch {
+	case reMS606.MatchString(enh) || reMS606.MatchString(text) || strings.Contains(lt, "sender.office.com"):
+		return &internal{"Microsoft 365 banned sending IP list",
+			"is on Microsoft 365's own banned-sender list (5.7.606–649), not a public DNSBL",
+			"ask Microsoft to remove %s from its banned-sender list at https://sender.office.com/"}
+	case reMSS3150.MatchString(text) && (strings.Contains(lt, "our block list") || strings.Contains(mx, "outlook.com") || strings.Contains(lt, "messages from")):
+		return &internal{"Outlook.com block list",
+			"is on Outlook.com's own block list (" + reMSS3150.FindString(text) + "), not a public DNSBL",
+			"ask Outlook.com to unblock %s through its sender support form (linked from https://sendersupport.olc.protection.outlook.com/pm/)"}
+	case strings.Contains(lt, "proofpoint"):
+		return &internal{"Proofpoint reputation",
+			"is blocked by Proofpoint's own reputation service, not a public DNSBL",
+			"check and request removal of %s at https://ipcheck.proofpoint.com/"}
+	case strings.Contains(mx, "google.com") || strings.Contains(lt, "gmail") || strings.Contains(lt, "not authorized to send email directly to our servers") || strings.Contains(lt, "very low reputation of the sending ip"):
+		return &internal{"Gmail reputation",
+			"is rejected by Gmail's own IP reputation, not a public DNSBL",
+			"register the sending domain in Gmail Postmaster Tools (https://postmaster.google.com/) and follow Google's sender guidelines for %s"}
+	case strings.Contains(lt, "[tss") || strings.Contains(mx, "yahoodns.net") || strings.Contains(lt, "yahoo"):
+		return &internal{"Yahoo/AOL reputation",
+			"is deferred or rejected by Yahoo/AOL's own reputation system, not a public DNSBL",
+			"see Yahoo Sender Hub (https://senders.yahooinc.com/) about %s"}
+	case strings.Contains(lt, "mimecast"):
+		return &internal{"Mimecast reputation",
+			"is rejected by Mimecast's own reputation service, not a public DNSBL",
+			"contact the recipient's administrators so they can ask Mimecast to review %s"}
+	}
+	return nil
+}
+
+func replyText(p *smtpcheck.Probe) string {
+	if p.Reply == nil {
+		return ""
+	}
+	s := fmt.Sprint(p.Reply.Code)
+	if p.Reply.Enhanced != "" {
+		s += " " + p.Reply.Enhanced
+	}
+	s += " " + strings.ReplaceAll(p.Reply.Text, "\n", " ")
+	s = textsafe.Clean(s)
+	if len(s) > maxReply {
+		s = s[:maxReply] + "…"
+	}
+	return s
+}
+
+func stageWord(s smtpcheck.Stage) string {
+	switch s {
+	case smtpcheck.StageRcpt:
+		return "at RCPT"
+	case smtpcheck.StageMail:
+		return "at MAIL FROM"
+	case smtpcheck.StageBanner, smtpcheck.StageConnect:
+		return "at the banner"
+	case smtpcheck.StageEHLO:
+		return "at EHLO"
+	case smtpcheck.StageSTARTTLS:
+		return "at STARTTLS"
+	}
+	return "at " + string(s)
+}
+
+func verb(p *smtpcheck.Probe) string {
+	if p.Status == smtpcheck.StatusTempfail {
+		return "deferred"
+	}
+	return "rejected"
+}
+
+func mxLabel(pr probeRef) string {
+	return fmt.Sprintf("%s [%s]", pr.mx, pr.p.IP)
+}
+
+// isRefusal reports whether a probe ended with a blocklist/policy refusal.
+func isRefusal(p *smtpcheck.Probe) bool {
+	return (p.Status == smtpcheck.StatusRejected || p.Status == smtpcheck.StatusTempfail) &&
+		(p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy || p.CitedList != "")
+}
+
+// resultFor picks the DNSBL result of zone that best fits the probe: the
+// echoed IP, then the probe's family, then any checked address.
+func (a *analysis) resultsFor(zone string) []dnsbl.Result {
+	if a.r.DNSBL == nil {
+		return nil
+	}
+	var out []dnsbl.Result
+	for _, res := range a.r.DNSBL.Results {
+		if strings.EqualFold(res.Zone, zone) {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func pickResult(rs []dnsbl.Result, p *smtpcheck.Probe) dnsbl.Result {
+	rank := func(res dnsbl.Result) int {
+		score := 0
+		switch res.Status {
+		case dnsbl.StatusListed:
+			score += 4
+		case dnsbl.StatusClean:
+			score += 2
+		}
+		if p.EchoedClientIP != "" && res.IP == p.EchoedClientIP {
+			score += 8
+		}
+		rip, e1 := netip.ParseAddr(res.IP)
+		pip, e2 := netip.ParseAddr(p.IP)
+		if e1 == nil && e2 == nil && rip.Unmap().Is4() == pip.Unmap().Is4() {
+			score += 16
+		}
+		return score
+	}
+	best := rs[0]
+	for _, r := range rs[1:] {
+		if rank(r) > rank(best) {
+			best = r
+		}
+	}
+	return best
+}
+
+func codesText(res dnsbl.Result) string {
+	var parts []string
+	for i, c := range res.Codes {
+		if i < len(res.Meanings) && res.Meanings[i] != "" {
+			parts = append(parts, c+" "+res.Meanings[i])
+		} else {
+			parts = append(parts, c)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rejections correlates every refusing probe with the DNSBL results.
+func (a *analysis) rejections() {
+	for _, pr := range a.probes {
+		p := pr.p
+		if !isRefusal(p) || rePTRRefusal(p) {
+			continue
+		}
+		text := replyText(p)
+		ev := map[string]string{
+			"domain": pr.domain, "mx": pr.mx, "ip": p.IP, "stage": string(p.Stage),
+			"reply": text, "cited_list": textsafe.Clean(p.CitedList), "echoed_ip": p.EchoedClientIP,
+		}
+		who := fmt.Sprintf("%s %s %s", mxLabel(pr), verb(p), stageWord(p.Stage))
+		if p.CitedList != "" {
+			a.citedList(pr, who, ev)
+			continue
+		}
+		if in := providerInternal(pr, text); in != nil {
+			target := a.target(p)
+			ev["provider_list"] = in.name
+			a.add(KindRejectionProvider, SevProblem, fmt.Sprintf("%s: %s %s", who, target, in.msg), ev)
+			a.step(fmt.Sprintf(in.step, target))
+			continue
+		}
+		if p.Class != smtpcheck.ClassBlocklisted {
+			continue // a policy refusal with nothing to correlate
+		}
+		listed := a.blockListings()
+		msg := who + " citing a blocklist without naming it"
+		if len(listed) > 0 {
+			var zs []string
+			for _, l := range listed {
+				if !containsStr(zs, l.Zone) {
+					zs = append(zs, l.Zone)
+				}
+			}
+			msg += "; DNSBL: listed in " + strings.Join(zs, ", ") + ", probably the reason"
+			ev["zone"] = strings.Join(zs, ",")
+		} else {
+			msg += "; the DNSBL check found no listing: the MX uses a list blprobe did not check, or its own reputation data"
+		}
+		a.add(KindRejectionUnattributed, SevProblem, msg, ev)
+	}
+}
+
+func rePTRRefusal(p *smtpcheck.Probe) bool {
+	if p.Reply == nil || p.CitedList != "" {
+		return false
+	}
+	return rePTR.MatchString(p.Reply.Enhanced) || rePTR.MatchString(p.Reply.Text)
+}
+
+// target names the address a refusal concerns: the echoed IP, else the checked one.
+func (a *analysis) target(p *smtpcheck.Probe) string {
+	if p.EchoedClientIP != "" {
+		return p.EchoedClientIP
+	}
+	if len(a.checked) > 0 {
+		return a.checked[0].String()
+	}
+	return "the sending IP"
+}
+
+func (a *analysis) citedList(pr probeRef, who string, ev map[string]string) {
+	p := pr.p
+	cited := textsafe.Clean(p.CitedList)
+	who += " citing " + cited
+	// Exact zone matches first, then provider matches.
+	var zones []string
+	if a.r.DNSBL != nil {
+		seen := map[string]bool{}
+		for pass := 0; pass < 2 && len(zones) == 0; pass++ {
+			for _, res := range a.r.DNSBL.Results {
+				ex, prov := zoneMatches(cited, res.Zone)
+				if (pass == 0 && ex || pass == 1 && prov) && !seen[res.Zone] && a.zoneType(res.Zone) == dnsbl.TypeBlock {
+					seen[res.Zone] = true
+					zones = append(zones, res.Zone)
+				}
+			}
+		}
+	}
+	var listed, clean, failed []dnsbl.Result
+	for _, z := range zones {
+		res := pickResult(a.resultsFor(z), p)
+		switch res.Status {
+		case dnsbl.StatusListed:
+			listed = append(listed, res)
+		case dnsbl.StatusClean:
+			clean = append(clean, res)
+		default:
+			failed = append(failed, res)
+		}
+	}
+	switch {
+	case len(listed) > 0:
+		var parts, codes, meanings []string
+		for _, l := range listed {
+			parts = append(parts, fmt.Sprintf("%s (%s)", l.Zone, codesText(l)))
+			codes = append(codes, l.Codes...)
+			meanings = append(meanings, l.Meanings...)
+		}
+		ev["zone"] = listed[0].Zone
+		ev["checked_ip"] = listed[0].IP
+		ev["code"] = strings.Join(codes, ",")
+		ev["meaning"] = strings.Join(meanings, ",")
+		a.add(KindRejectionMatchesListing, SevProblem,
+			fmt.Sprintf("%s; DNSBL: %s listed in %s", who, listed[0].IP, strings.Join(parts, "; ")), ev)
+	case len(clean) > 0:
+		ev["zone"], ev["checked_ip"] = clean[0].Zone, clean[0].IP
+		msg := fmt.Sprintf("%s, a list that the DNSBL check found clean for %s: the listing may be new or just removed (the MX may cache it), or the MX sees another address", who, clean[0].IP)
+		if p.EchoedClientIP != "" && p.EchoedClientIP != clean[0].IP {
+			msg += fmt.Sprintf(" (it saw %s)", p.EchoedClientIP)
+		}
+		a.add(KindRejectionCitesUnlisted, SevProblem, msg, ev)
+	case len(failed) > 0:
+		ev["zone"], ev["checked_ip"] = failed[0].Zone, failed[0].IP
+		detail := string(failed[0].Status)
+		if failed[0].Error != "" {
+			detail = failed[0].Error
+		}
+		a.add(KindRejectionCitesUnchecked, SevProblem,
+			fmt.Sprintf("%s, which the DNSBL check could not check (%s)", who, detail), ev)
+	default:
+		suggest := a.suggestZone(cited)
+		msg := who + ", a list that the DNSBL check did not query"
+		if suggest != "" {
+			msg += "; run with --zone " + suggest
+			ev["zone"] = suggest
+		}
+		a.add(KindRejectionCitesUnchecked, SevProblem, msg, ev)
+		if in := providerInternal(pr, replyText(p)); in != nil && providerOf(cited) == "" {
+			a.step(fmt.Sprintf(in.step, a.target(p)))
+		}
+		if suggest != "" {
+			a.step(fmt.Sprintf("check the list the MX cited: blprobe check --zone %s %s", suggest, a.target(p)))
+		}
+	}
+}
+
+// suggestZone proposes a zone for a cited list that was not queried: the
+// cited text when it looks like a zone, else a catalogue zone of the same
+// provider (preferring default zones).
+func (a *analysis) suggestZone(cited string) string {
+	c := normCited(cited)
+	if strings.Contains(c, ".") && !strings.ContainsAny(c, " /") {
+		return c
+	}
+	pc := providerOf(c)
+	if pc == "" {
+		return ""
+	}
+	var best string
+	var keys []string
+	for k := range a.zones {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		z := a.zones[k]
+		if providerOf(z.Zone) == pc && z.Type == dnsbl.TypeBlock && (best == "" || z.Default) {
+			best = z.Zone
+			if z.Default {
+				break
+			}
+		}
+	}
+	return best
+}
