@@ -147,7 +147,9 @@ func TestProbeScripted(t *testing.T) {
 				}
 				return "250 2.1.5 Ok"
 			}},
-			mod:    func(o *Options, _ *smtptest.Server) { o.Rcpts = []string{"a@example.test", "nobody@example.test", "b@example.test"} },
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "nobody@example.test", "b@example.test"}
+			},
 			status: StatusRejected, class: ClassUnknownRecipient, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RCPT,RCPT,RSET,QUIT",
 			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
 				if len(p.Rcpts) != 3 || p.Rcpts[0].Class != ClassAccepted || p.Rcpts[1].Class != ClassUnknownRecipient || p.Rcpts[2].Class != ClassAccepted {

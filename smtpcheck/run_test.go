@@ -1,0 +1,335 @@
+package smtpcheck
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/dnstest"
+	"github.com/blprobe/blprobe/internal/smtptest"
+	"github.com/miekg/dns"
+)
+
+func resolver(t *testing.T, zone string) (*dnsclient.Client, *dnstest.Server) {
+	t.Helper()
+	srv := dnstest.Start(t, zone)
+	return &dnsclient.Client{Servers: []string{srv.Addr}, Timeout: 300 * time.Millisecond, Retries: 0}, srv
+}
+
+const zone = `
+eq.test. 300 IN MX 10 mx-b.eq.test.
+eq.test. 300 IN MX 10 mx-a.eq.test.
+eq.test. 300 IN MX 10 mx-c.eq.test.
+eq.test. 300 IN MX 5 mx-first.eq.test.
+eq.test. 300 IN MX 20 mx-last.eq.test.
+mx-a.eq.test. 300 IN A 127.0.0.11
+mx-b.eq.test. 300 IN A 127.0.0.12
+mx-c.eq.test. 300 IN A 127.0.0.13
+mx-first.eq.test. 300 IN A 127.0.0.10
+mx-last.eq.test. 300 IN A 127.0.0.14
+implicit.test. 300 IN A 127.0.0.20
+implicit.test. 300 IN TXT "no mx"
+null.test. 300 IN MX 0 .
+nohost.test. 300 IN TXT "nothing"
+dual.test. 300 IN MX 10 mx.dual.test.
+mx.dual.test. 300 IN A 127.0.0.30
+mx.dual.test. 300 IN AAAA ::1
+broken.test. 300 IN MX 10 missing.broken.test.
+broken.test. 300 IN MX 20 mx.broken.test.
+broken.test. 300 IN A 127.0.0.99
+mx.broken.test. 300 IN A 127.0.0.31
+allbroken.test. 300 IN MX 10 missing.allbroken.test.
+allbroken.test. 300 IN A 127.0.0.99
+cname.test. 300 IN MX 10 alias.cname.test.
+real.cname.test. 300 IN A 127.0.0.32
+literal.test. 300 IN MX 10 127.0.0.33.
+`
+
+func hosts(d Domain) string {
+	var out []string
+	for _, m := range d.MX {
+		var ips []string
+		for _, a := range m.Addresses {
+			ips = append(ips, a.IP)
+		}
+		out = append(out, fmt.Sprintf("%s/%d=%s", m.Host, m.Preference, strings.Join(ips, "+")))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestResolveDomain(t *testing.T) {
+	c, srv := resolver(t, zone)
+	srv.Handle("servfail.test", dnstest.Rcode(dns.RcodeServerFailure))
+	// Like an authoritative server: a CNAME answers every type, unchased.
+	srv.Handle("alias.cname.test", func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: "real.cname.test."})
+		return m
+	})
+	tests := []struct {
+		name   string
+		domain string
+		mod    func(*Options)
+		status DomainStatus
+		hosts  string
+		errSub string
+	}{
+		{"implicit MX", "implicit.test", nil, DomainOK, "implicit.test/0=127.0.0.20", ""},
+		{"null MX", "null.test", nil, DomainNullMX, "", "null MX: the domain accepts no mail"},
+		{"NXDOMAIN", "nx.test", nil, DomainError, "", "does not exist (NXDOMAIN)"},
+		{"SERVFAIL", "servfail.test", nil, DomainError, "", "SERVFAIL"},
+		{"no mail host", "nohost.test", nil, DomainNoMailHost, "", "no MX record and no"},
+		{"A and AAAA", "dual.test", nil, DomainOK, "mx.dual.test/10=127.0.0.30+::1", ""},
+		{"-4", "dual.test", func(o *Options) { o.IPv4Only = true }, DomainOK, "mx.dual.test/10=127.0.0.30", ""},
+		{"-6", "dual.test", func(o *Options) { o.IPv6Only = true }, DomainOK, "mx.dual.test/10=::1", ""},
+		{"MX host without address, no fallback", "broken.test", nil, DomainOK, "missing.broken.test/10= mx.broken.test/20=127.0.0.31", ""},
+		{"no MX host resolves, no fallback", "allbroken.test", nil, DomainError, "missing.allbroken.test/10=", "none of the 1 MX hosts"},
+		{"CNAME'd MX", "cname.test", nil, DomainOK, "alias.cname.test/10=127.0.0.32", ""},
+		{"IP-literal MX", "literal.test", nil, DomainOK, "127.0.0.33/10=127.0.0.33", ""},
+		{"trailing dot and case", "Implicit.TEST.", nil, DomainOK, "implicit.test/0=127.0.0.20", ""},
+		{"invalid name", "a b@c", nil, DomainError, "", "not a valid domain name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Resolver: c, Rand: rand.New(rand.NewPCG(1, 2))}
+			if tc.mod != nil {
+				tc.mod(&o)
+			}
+			d := ResolveDomain(context.Background(), tc.domain, o)
+			if d.Status != tc.status || hosts(d) != tc.hosts || !strings.Contains(d.Error, tc.errSub) {
+				t.Errorf("got %s %q err %q, want %s %q err ~%q", d.Status, hosts(d), d.Error, tc.status, tc.hosts, tc.errSub)
+			}
+			for _, m := range d.MX {
+				if m.Implicit != (tc.name == "implicit MX" || tc.name == "trailing dot and case") {
+					t.Errorf("implicit=%v for %s", m.Implicit, m.Host)
+				}
+				for _, a := range m.Addresses {
+					if a.Status != StatusNotDone || a.Class != ClassNotDone {
+						t.Errorf("pending address %s has %s/%s", a.IP, a.Status, a.Class)
+					}
+				}
+			}
+			if tc.name == "MX host without address, no fallback" && !strings.Contains(d.MX[0].Error, "missing.broken.test") {
+				t.Errorf("MX error %q", d.MX[0].Error)
+			}
+		})
+	}
+}
+
+// Equal preferences are shuffled by the seeded Rand; lower preferences come
+// first whatever the seed.
+func TestResolveDomainOrder(t *testing.T) {
+	c, _ := resolver(t, zone)
+	seen := map[string]bool{}
+	for seed := uint64(0); seed < 40; seed++ {
+		o := Options{Resolver: c, Rand: rand.New(rand.NewPCG(seed, seed))}
+		d := ResolveDomain(context.Background(), "eq.test", o)
+		if len(d.MX) != 5 || d.MX[0].Host != "mx-first.eq.test" || d.MX[4].Host != "mx-last.eq.test" {
+			t.Fatalf("seed %d: order %s", seed, hosts(d))
+		}
+		mid := d.MX[1].Host + d.MX[2].Host + d.MX[3].Host
+		seen[mid] = true
+		// Same seed, same order.
+		again := ResolveDomain(context.Background(), "eq.test", Options{Resolver: c, Rand: rand.New(rand.NewPCG(seed, seed))})
+		if hosts(again) != hosts(d) {
+			t.Fatalf("seed %d not reproducible: %s vs %s", seed, hosts(d), hosts(again))
+		}
+	}
+	if len(seen) < 4 {
+		t.Errorf("equal preferences hardly shuffled: %d orders in 40 seeds", len(seen))
+	}
+}
+
+// Run end to end: two domains whose MX records point at smtptest servers on
+// 127.0.0.x sharing one port; null MX and NXDOMAIN domains still appear.
+func TestRunEndToEnd(t *testing.T) {
+	a := smtptest.Start(t, smtptest.Config{IP: "127.0.0.41", ReplyDelay: 20 * time.Millisecond})
+	smtptest.Start(t, smtptest.Config{IP: "127.0.0.42", Port: a.Port,
+		Rcpt: "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"})
+	c, _ := resolver(t, `
+one.test. 300 IN MX 10 mx.shared.test.
+two.test. 300 IN MX 10 mx.shared.test.
+two.test. 300 IN MX 20 mx.strict.test.
+three.test. 300 IN MX 10 mx.shared.test.
+mx.shared.test. 300 IN A 127.0.0.41
+mx.strict.test. 300 IN A 127.0.0.42
+null.test. 300 IN MX 0 .
+`)
+	var (
+		pmu   sync.Mutex
+		calls []int
+	)
+	o := testOpts(a.Port)
+	o.Resolver = c
+	o.Concurrency = 8
+	o.Rand = rand.New(rand.NewPCG(7, 7))
+	o.Progress = func(done, total int) {
+		pmu.Lock()
+		calls = append(calls, done*100+total)
+		pmu.Unlock()
+	}
+	res := Run(context.Background(), []string{"one.test", "two.test", "three.test", "null.test", "nx.test"}, o)
+	if len(res.Domains) != 5 {
+		t.Fatalf("%d domains", len(res.Domains))
+	}
+	want := []struct {
+		status DomainStatus
+		probes string
+	}{
+		{DomainOK, "accepted"}, {DomainOK, "accepted,rejected"}, {DomainOK, "accepted"}, {DomainNullMX, ""}, {DomainError, ""},
+	}
+	for i, d := range res.Domains {
+		var st []string
+		for _, m := range d.MX {
+			for _, p := range m.Addresses {
+				st = append(st, string(p.Status))
+			}
+		}
+		if d.Status != want[i].status || strings.Join(st, ",") != want[i].probes {
+			t.Errorf("%s: %s %v, want %s %s", d.Domain, d.Status, st, want[i].status, want[i].probes)
+		}
+	}
+	if p := res.Domains[1].MX[1].Addresses[0]; p.Class != ClassBlocklisted || p.CitedList != "zen.spamhaus.org" {
+		t.Errorf("strict MX: %s %q", p.Class, p.CitedList)
+	}
+	// Three domains share mx.shared.test: never two connections at once.
+	a.Close()
+	if n := len(a.Conns()); n != 3 {
+		t.Errorf("shared MX got %d connections", n)
+	}
+	if m := a.MaxConcurrent(); m != 1 {
+		t.Errorf("shared MX saw %d concurrent connections", m)
+	}
+	if res.Port25Blocked || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "DATA") {
+		t.Errorf("blocked=%v notes %q", res.Port25Blocked, res.Notes)
+	}
+	if len(calls) != 5 || calls[0] != 4 || calls[4] != 404 {
+		t.Errorf("progress calls %v", calls)
+	}
+}
+
+// Without the per-address lock the same setup does overlap: proves the
+// MaxConcurrent check above can fail.
+func TestServerCountsConcurrency(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Config{ReplyDelay: 50 * time.Millisecond})
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ProbeAddress(context.Background(), "mx.test", lo, "example.test", testOpts(s.Port))
+		}()
+	}
+	wg.Wait()
+	s.Close()
+	if s.MaxConcurrent() < 2 {
+		t.Errorf("MaxConcurrent %d for parallel probes", s.MaxConcurrent())
+	}
+}
+
+// Port 25 blocked: a dialer that never completes (like a firewall dropping
+// SYNs) makes every connect time out. A real listener cannot produce this
+// deterministically on loopback (a full backlog depends on kernel settings),
+// so DialContext is injected; it waits for the connect deadline and returns
+// the context error, exactly what net.Dialer returns on a dropped SYN.
+func TestRunPort25Blocked(t *testing.T) {
+	c, _ := resolver(t, `
+a.test. 300 IN MX 10 mx.a.test.
+b.test. 300 IN MX 10 mx.b.test.
+mx.a.test. 300 IN A 127.0.0.51
+mx.b.test. 300 IN A 127.0.0.52
+mx.b.test. 300 IN A 127.0.0.53
+`)
+	blackhole := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}
+	o := Options{Resolver: c, Port: 25, ConnectTimeout: 200 * time.Millisecond, CommandTimeout: 200 * time.Millisecond, DialContext: blackhole}
+	start := time.Now()
+	res := Run(context.Background(), []string{"a.test", "b.test"}, o)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("took %s", el)
+	}
+	if !res.Port25Blocked || len(res.Notes) != 2 || !strings.Contains(res.Notes[1], "outbound port 25 appears blocked") {
+		t.Fatalf("blocked=%v notes %q", res.Port25Blocked, res.Notes)
+	}
+	for _, d := range res.Domains {
+		for _, m := range d.MX {
+			for _, p := range m.Addresses {
+				if p.Class != ClassConnectTimeout || p.Stage != StageConnect {
+					t.Errorf("%s: %s at %s", p.IP, p.Class, p.Stage)
+				}
+			}
+		}
+	}
+	// One address answering (refused) breaks the uniform evidence.
+	o.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if strings.HasPrefix(addr, "127.0.0.53") {
+			var d net.Dialer
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			p := ln.Addr().String()
+			ln.Close()
+			return d.DialContext(ctx, network, p)
+		}
+		return blackhole(ctx, network, addr)
+	}
+	res = Run(context.Background(), []string{"a.test", "b.test"}, o)
+	if res.Port25Blocked {
+		t.Errorf("port25 blocked with a refused address")
+	}
+	// A single timed-out address is not enough evidence.
+	o.DialContext = blackhole
+	res = Run(context.Background(), []string{"a.test"}, o)
+	if res.Port25Blocked {
+		t.Errorf("port25 blocked from one address")
+	}
+}
+
+// Cancelling a run leaves every address present, unfinished ones not_done.
+func TestRunCancel(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Config{IP: "127.0.0.61", Mode: smtptest.Silent})
+	c, _ := resolver(t, `
+a.test. 300 IN MX 10 mx.a.test.
+mx.a.test. 300 IN A 127.0.0.61
+b.test. 300 IN MX 10 mx.a.test.
+`)
+	o := testOpts(s.Port)
+	o.CommandTimeout = 10 * time.Second
+	o.Resolver = c
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(s.Conns()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	res := Run(ctx, []string{"a.test", "b.test"}, o)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("took %s", el)
+	}
+	n := 0
+	for _, d := range res.Domains {
+		for _, m := range d.MX {
+			for _, p := range m.Addresses {
+				n++
+				if p.Status != StatusNotDone || p.Class != ClassNotDone {
+					t.Errorf("%s %s: %s/%s", d.Domain, p.IP, p.Status, p.Class)
+				}
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d addresses reported, want 2", n)
+	}
+	if res.Port25Blocked {
+		t.Errorf("not_done probes counted as blocked")
+	}
+}
