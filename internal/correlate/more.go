@@ -54,8 +54,8 @@ func (a *analysis) listedButAccepted() {
 // (FACTS §4/§5: the echoed IP is the ground truth for SMTP).
 func (a *analysis) echoedIP() {
 	type group struct {
-		mxs  []string
-		refs []probeRef
+		mxs, hosts, ips []string
+		refs            []probeRef
 	}
 	groups := map[string]*group{}
 	var order []string
@@ -72,13 +72,17 @@ func (a *analysis) echoedIP() {
 		}
 		if l := mxLabel(pr); !containsStr(g.mxs, l) {
 			g.mxs = append(g.mxs, l)
+			g.ips = append(g.ips, pr.p.IP)
+		}
+		if !containsStr(g.hosts, pr.mx) {
+			g.hosts = append(g.hosts, pr.mx)
 		}
 		g.refs = append(g.refs, pr)
 	}
 	for _, e := range order {
 		g := groups[e]
 		eip := netip.MustParseAddr(e).Unmap()
-		ev := map[string]string{"echoed_ip": e, "mx": strings.Join(g.mxs, ","), "domain": g.refs[0].domain}
+		ev := map[string]string{"echoed_ip": e, "mx": strings.Join(g.hosts, ","), "ip": strings.Join(g.ips, ","), "domain": g.refs[0].domain}
 		if containsAddr(a.checked, eip) {
 			ev["checked_ip"] = eip.String()
 			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(g.mxs), e), ev)
