@@ -45,14 +45,21 @@ var mdEscaper = strings.NewReplacer(
 	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
 )
 
-// text makes s safe as inline Markdown text, in a table cell or a list item.
+// text makes s safe as inline Markdown text, e.g. in a table cell.
 func (m *mdWriter) text(s string) string {
-	s = mdEscaper.Replace(m.safe(s))
-	// A leading "-", "+", "=" or "1." could start a list or a heading line.
+	return mdEscaper.Replace(m.safe(s))
+}
+
+// para is text that starts a line (a paragraph or a list item's content):
+// a leading "-", "+", "=" or "1." would otherwise start a list, a nested
+// list or a setext heading.
+func (m *mdWriter) para(s string) string {
+	s = m.text(s)
 	if len(s) > 0 && strings.ContainsRune("-+=", rune(s[0])) {
 		s = `\` + s
 	}
-	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && (s[i] == '.' || s[i] == ')') {
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && (s[i] == '.' || s[i] == ')') &&
+		(i+1 == len(s) || s[i+1] == ' ') {
 		s = s[:i] + `\` + s[i:]
 	}
 	return s
@@ -120,7 +127,7 @@ func (m *mdWriter) render() {
 	}
 	m.printf("\n\n")
 	if r.Summary != "" {
-		m.printf("%s\n\n", m.text(r.Summary))
+		m.printf("%s\n\n", m.para(r.Summary))
 	}
 	if ps := r.Problems(); len(ps) > 0 {
 		m.printf("## Problems\n\n")
@@ -136,7 +143,7 @@ func (m *mdWriter) render() {
 	if len(r.NextSteps) > 0 {
 		m.printf("## Next steps\n\n")
 		for i, s := range r.NextSteps {
-			m.printf("%d. %s\n", i+1, m.text(s))
+			m.printf("%d. %s\n", i+1, m.para(s))
 		}
 		m.printf("\n")
 	}
@@ -163,7 +170,7 @@ func (m *mdWriter) render() {
 	if len(r.Warnings) > 0 {
 		m.printf("## Warnings\n\n")
 		for _, w := range r.Warnings {
-			m.printf("- %s\n", m.text(w))
+			m.printf("- %s\n", m.para(w))
 		}
 		m.printf("\n")
 	}

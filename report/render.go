@@ -189,8 +189,9 @@ func familyLine(f EgressFamily) string {
 		parts = append(parts, "not found")
 	}
 	switch {
-	case f.Answered == 0:
+	case f.Answered == 0 && f.Problem == "":
 		parts = append(parts, "no source answered")
+	case f.Answered == 0:
 	case f.Agree:
 		parts = append(parts, fmt.Sprintf("%s agree", plural(f.Answered, "source")))
 	default:
@@ -255,7 +256,10 @@ func genericText(x RDNS) string {
 	if !x.Generic {
 		return "no"
 	}
-	return strings.TrimSpace("yes " + x.GenericWhy)
+	if x.GenericWhy == "" {
+		return "yes"
+	}
+	return "yes: " + x.GenericWhy
 }
 
 func evidenceMap(m map[string]string) string {
