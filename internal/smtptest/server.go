@@ -75,6 +75,8 @@ type Conn struct {
 	Peer     netip.AddrPort
 	Commands []string
 	TLS      bool // STARTTLS succeeded
+
+	done bool // no longer counted as concurrent
 }
 
 // Server is a running scripted SMTP server.
@@ -212,7 +214,9 @@ func (s *Server) accept() {
 			c.Close()
 			s.mu.Lock()
 			delete(s.open, c)
-			s.cur--
+			if !rec.done {
+				s.cur--
+			}
 			s.mu.Unlock()
 		}()
 	}
@@ -339,6 +343,14 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 		reply := s.replyTo(verb, arg, rec)
 		if o := cfg.Replies[verb]; o != "" {
 			reply = o
+		}
+		if verb == "QUIT" {
+			// Stop counting this connection before the client can see the
+			// 221 and open the next one, so MaxConcurrent is exact.
+			s.mu.Lock()
+			rec.done = true
+			s.cur--
+			s.mu.Unlock()
 		}
 		switch verb {
 		case "RCPT":
