@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/report"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; when empty
+// the module version recorded by "go install" is used.
+var version = ""
+
+func toolVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// usageError is bad input: exit code 2, one line on stderr, nothing queried.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error {
+	return &usageError{fmt.Errorf(format, a...)}
+}
+
+// failure is an error that stopped a command before it could report, not
+// caused by bad input (e.g. the resolver is unreachable): exit code 3.
+type failure struct{ err error }
+
+func (e *failure) Error() string { return e.err.Error() }
+func (e *failure) Unwrap() error { return e.err }
+
+// exitCode carries the exit code of a command that ran to the end.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+const exitHelp = `EXIT CODES:
+   0  everything was checked and is clean
+   1  something is listed on a block list, or an MX rejected the probe for blocklist/policy reasons
+   2  usage or input error (nothing was queried)
+   3  nothing bad found, but some checks could not be completed (inconclusive), or the run was interrupted`
+
+// io holds the streams of one run, so tests can drive run() with buffers.
+type streams struct {
+	args           []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// run is the whole program: it parses args, runs the command and returns the
+// exit code. Tests call it directly with buffers.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
+	app := newApp(st)
+	err := app.RunContext(ctx, permute(app, args))
+	var ec exitCode
+	var ue *usageError
+	var fe *failure
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ec):
+		return int(ec)
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(ue.Error()))
+		return report.ExitUsage
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(fe.Error()))
+		return report.ExitInconclusive
+	default:
+		// Flag parsing errors from urfave/cli and anything unexpected.
+		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
+		return report.ExitUsage
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func newApp(st *streams) *cli.App {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	app := &cli.App{
+		Name:    "blprobe",
+		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
+		Version: toolVersion(),
+		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists,\n" +
+			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM,\n" +
+			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n\n" + exitHelp,
+		Reader:          st.stdin,
+		Writer:          st.stdout,
+		ErrWriter:       st.stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return &usageError{err}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones; see blprobe --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		Commands: []*cli.Command{
+			checkCommand(st),
+			dnsblCommand(st),
+			smtpCommand(st),
+			egressCommand(st),
+			zonesCommand(st),
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		for _, s := range c.Subcommands {
+			s.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
+}
+
+// commonFlags are accepted by every command; each can also be set by an
+// environment variable BLPROBE_*.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
+		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
+		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts"},
+	}
+}
+
+// common is what every command derives from the common flags.
+type common struct {
+	st        *streams
+	dns       *dnsclient.Client
+	format    string
+	output    string
+	color     bool
+	verbose   bool
+	warnings  []string
+	resolvers []string
+}
+
+func parseCommon(c *cli.Context, st *streams) (*common, error) {
+	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
+	switch cm.format {
+	case "text", "json", "markdown":
+	default:
+		return nil, usagef("invalid --format %q (accepted: text, json, markdown)", cm.format)
+	}
+	if c.Duration("timeout") <= 0 {
+		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
+	}
+	if c.Int("retries") < 0 || c.Int("retries") > 10 {
+		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", c.Int("retries"))
+	}
+	servers := c.StringSlice("resolver")
+	if len(servers) == 0 {
+		sys, err := dnsclient.SystemServers("/etc/resolv.conf")
+		if err != nil {
+			return nil, usagef("no --resolver given and %v", err)
+		}
+		servers = sys
+	}
+	client, err := dnsclient.New(servers, c.Duration("timeout"), c.Int("retries"))
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	cm.dns = client
+	cm.resolvers = client.Servers
+	for _, s := range client.Servers {
+		if op := dnsclient.PublicResolver(s); op != "" {
+			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver. The zone health checks show the evidence.", s, op)
+			cm.warnings = append(cm.warnings, w)
+			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
+		}
+	}
+	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
+	return cm, nil
+}
+
+// newReport starts a report for this command line; secrets are redacted.
+func (cm *common) newReport(args []string, secrets ...string) *report.Report {
+	r := report.New(report.Tool{Name: "blprobe", Version: toolVersion()}, args, secrets...)
+	r.Resolvers = cm.resolvers
+	r.Warnings = append(r.Warnings, cm.warnings...)
+	return r
+}
+
+// finish stamps, decides and writes the report and returns the exit code.
+// analyze, if not nil, runs after the verdict is known (correlation).
+func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
+	if ctx.Err() != nil {
+		r.Interrupted = true
+	}
+	r.Finished = time.Now().UTC()
+	r.Finalize()
+	if analyze != nil {
+		analyze(r)
+	}
+	if err := cm.write(r); err != nil {
+		return err
+	}
+	if r.ExitCode == 0 {
+		return nil
+	}
+	return exitCode(r.ExitCode)
+}
+
+func (cm *common) write(r *report.Report) error {
+	var b strings.Builder
+	var err error
+	switch cm.format {
+	case "json":
+		err = report.WriteJSON(&b, r)
+	case "markdown":
+		err = report.WriteMarkdown(&b, r)
+	default:
+		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose})
+	}
+	if err != nil {
+		return fmt.Errorf("rendering the report: %w", err)
+	}
+	if cm.output == "" {
+		_, err = io.WriteString(cm.st.stdout, b.String())
+		return err
+	}
+	if err := os.WriteFile(cm.output, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
+	return nil
+}
+
+// checkOutput fails early (exit 2) when the report file cannot be written.
+func (cm *common) checkOutput() error {
+	if cm.output == "" {
+		return nil
+	}
+	f, err := os.OpenFile(cm.output, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return usagef("cannot write --output %s: %v", cm.output, errors.Unwrap(err))
+	}
+	return f.Close()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerm(f.Fd())
+}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/internal/egress"
+	"github.com/blprobe/blprobe/internal/rdns"
+	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// maxRDNS caps the reverse-DNS checks of a large CIDR.
+const maxRDNS = 256
+
+// maxSMTPSources caps how many local addresses of a CIDR the SMTP part runs
+// from: each one repeats every probe.
+const maxSMTPSources = 16
+
+func checkCommand(st *streams) *cli.Command {
+	flags := append(commonFlags(), dnsblFlags()...)
+	flags = append(flags, smtpFlags("smtp-concurrency")...)
+	flags = append(flags, egressFlags()...)
+	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable)"})
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
+		ArgsUsage: "[IP|CIDR|HOSTNAME|auto] --to DOMAIN [--to DOMAIN...]",
+		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS;\n" +
+			"2. DNS blocklists for it; 3. PTR, forward-confirmed rDNS and HELO readiness;\n" +
+			"4. SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
+			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.\n" +
+			"Example: blprobe check --to gmail.com --to outlook.com",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			cm, err := parseCommon(c, st)
+			if err != nil {
+				return err
+			}
+			return runCheck(c, cm)
+		},
+	}
+}
+
+func runCheck(c *cli.Context, cm *common) error {
+	ctx := c.Context
+	if c.NArg() > 1 {
+		return usagef("check takes one target (IP, CIDR, hostname or auto), got %d: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
+	}
+	target := strings.TrimSpace(c.Args().First())
+	if target == "" {
+		target = "auto"
+	}
+	var domains []string
+	if to := c.StringSlice("to"); len(to) > 0 {
+		d, err := parseDomains(to)
+		if err != nil {
+			return err
+		}
+		domains = d
+	}
+	var given []dnsbl.Target
+	if target != "auto" {
+		t, err := dnsbl.ParseTarget(target)
+		if err != nil {
+			return &usageError{err}
+		}
+		given = []dnsbl.Target{t}
+	}
+	dc, err := newDNSBLRun(c, cm)
+	if err != nil {
+		return err
+	}
+	var sopts smtpcheck.Options
+	if len(domains) > 0 {
+		if sopts, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+			return err
+		}
+	}
+	eopts, err := egressOptions(c, cm)
+	if err != nil {
+		return err
+	}
+	if err := cm.checkOutput(); err != nil {
+		return err
+	}
+
+	r := cm.newReport(cm.st.args, dc.key)
+	if len(domains) == 0 {
+		r.Warnings = append(r.Warnings, "no --to domain given: the SMTP confirmation was skipped")
+	}
+
+	// 1. Which IP.
+	if target == "auto" {
+		r.Egress = egress.Detect(ctx, eopts)
+		for _, ip := range egressIPs(r.Egress) {
+			t, err := dnsbl.ParseTarget(ip)
+			if err == nil {
+				given = append(given, t)
+			}
+		}
+		if len(given) == 0 {
+			r.Warnings = append(r.Warnings, "could not determine the egress IP (the sources disagree or none answered): give the IP to check as an argument")
+			return cm.finish(ctx, r, nil)
+		}
+	}
+
+	// 2. DNSBLs.
+	plan, err := dc.checker.Plan(ctx, given, dc.zones)
+	if err != nil {
+		return planError(err)
+	}
+	run := dc.checker.Run(ctx, plan)
+	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+	checked := checkedAddrs(given, run.Results)
+
+	// 3. Reverse DNS and HELO readiness.
+	rd := checked
+	if len(rd) > maxRDNS {
+		rd = rd[:maxRDNS]
+		r.Warnings = append(r.Warnings, fmt.Sprintf("reverse DNS was checked for the first %d of %d addresses only", maxRDNS, len(checked)))
+	}
+	r.RDNS = checkRDNS(ctx, cm, rd, sopts.HELO)
+
+	// 4. SMTP from the checked IP when it is local.
+	if len(domains) > 0 {
+		r.SMTP = runSMTPFrom(ctx, cm, r, domains, sopts, checked, c.IsSet("source-ip"))
+	}
+	return cm.finish(ctx, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, checked) })
+}
+
+// checkedAddrs lists the distinct addresses that were checked, in order: the
+// addresses given directly, then those the DNSBL results name.
+func checkedAddrs(given []dnsbl.Target, results []dnsbl.Result) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if a.IsValid() && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for _, t := range given {
+		add(t.Addr)
+	}
+	for _, res := range results {
+		if a, err := netip.ParseAddr(res.IP); err == nil {
+			add(a)
+		}
+	}
+	return out
+}
+
+// checkRDNS runs the PTR/FCrDNS/HELO checks for every checked address.
+func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) []report.RDNS {
+	out := make([]report.RDNS, len(ips))
+	g := new(errgroup.Group)
+	g.SetLimit(16)
+	for i, ip := range ips {
+		g.Go(func() error {
+			out[i] = rdns.Check(ctx, cm.dns, ip, helo)
+			return nil
+		})
+	}
+	g.Wait()
+	return out
+}
+
+// runSMTPFrom runs the SMTP part from every local checked address (at most
+// maxSMTPSources), or from the explicit --source-ip, or — when no checked
+// address is local — from this machine's default address, saying so.
+func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []string, o smtpcheck.Options, checked []netip.Addr, explicit bool) *smtpcheck.Result {
+	var sources []netip.Addr
+	if !explicit {
+		for _, a := range checked {
+			if canBind(a) {
+				sources = append(sources, a)
+				if len(sources) == maxSMTPSources {
+					r.Warnings = append(r.Warnings, fmt.Sprintf("SMTP ran from the first %d local addresses of the target only", maxSMTPSources))
+					break
+				}
+			}
+		}
+	}
+	if len(sources) == 0 {
+		if explicit && o.SourceIP.IsValid() {
+			sources = []netip.Addr{o.SourceIP}
+		} else {
+			sources = []netip.Addr{{}} // the system picks the source address
+		}
+	}
+	var merged *smtpcheck.Result
+	for _, src := range sources {
+		so := o
+		so.SourceIP = src
+		merged = mergeSMTP(merged, smtpcheck.Run(ctx, domains, so))
+	}
+	if !sourcesCovered(checked, merged) {
+		used := usedSources(merged)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine): the MX judged that address, not the checked one",
+			orUnknown(used), joinAddrs(checked)))
+	}
+	return merged
+}
+
+func mergeSMTP(a, b *smtpcheck.Result) *smtpcheck.Result {
+	if a == nil {
+		return b
+	}
+	a.Domains = append(a.Domains, b.Domains...)
+	a.Port25Blocked = a.Port25Blocked && b.Port25Blocked
+	for _, n := range b.Notes {
+		dup := false
+		for _, m := range a.Notes {
+			dup = dup || m == n
+		}
+		if !dup {
+			a.Notes = append(a.Notes, n)
+		}
+	}
+	return a
+}
+
+// usedSources lists the distinct source addresses the probes used.
+func usedSources(res *smtpcheck.Result) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range res.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if p.SourceIP != "" && !seen[p.SourceIP] {
+					seen[p.SourceIP] = true
+					out = append(out, p.SourceIP)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sourcesCovered reports whether every probe that connected used one of the
+// checked addresses.
+func sourcesCovered(checked []netip.Addr, res *smtpcheck.Result) bool {
+	set := map[string]bool{}
+	for _, a := range checked {
+		set[a.String()] = true
+	}
+	for _, s := range usedSources(res) {
+		if !set[s] {
+			return false
+		}
+	}
+	return true
+}
+
+func orUnknown(s []string) string {
+	if len(s) == 0 {
+		return "this machine's default address"
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinAddrs(a []netip.Addr) string {
+	var s []string
+	for i, x := range a {
+		if i == 5 {
+			s = append(s, fmt.Sprintf("… (%d in all)", len(a)))
+			break
+		}
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ", ")
+}

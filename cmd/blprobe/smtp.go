@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// smtpFlags are the flags of "smtp"; "check" takes them too, with the
+// concurrency flag renamed (concurrencyName) so it does not clash with dnsbl's.
+func smtpFlags(concurrencyName string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS` (default: postmaster@ + the HELO name)"},
+		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
+		&cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
+		&cli.StringFlag{Name: "source-ip", EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
+		&cli.IntFlag{Name: "port", EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP port (for tests and lab setups)"},
+		&cli.StringFlag{Name: "tls", EnvVars: []string{"BLPROBE_TLS"}, Value: "opportunistic", Usage: "STARTTLS: opportunistic, required or off"},
+		&cli.DurationFlag{Name: "connect-timeout", EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Value: 10 * time.Second, Usage: "TCP connect timeout"},
+		&cli.DurationFlag{Name: "command-timeout", EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Value: 30 * time.Second, Usage: "time allowed for each complete server reply"},
+		&cli.IntFlag{Name: concurrencyName, EnvVars: []string{"BLPROBE_" + strings.ToUpper(strings.ReplaceAll(concurrencyName, "-", "_"))}, Value: 16, Usage: "SMTP probes at once (never more than one per address)"},
+		&cli.BoolFlag{Name: "4", Usage: "probe IPv4 addresses only"},
+		&cli.BoolFlag{Name: "6", Usage: "probe IPv6 addresses only"},
+		&cli.Int64Flag{Name: "seed", Hidden: true, Usage: "seed for shuffling MX of equal preference (tests)"},
+	}
+}
+
+func smtpCommand(st *streams) *cli.Command {
+	return &cli.Command{
+		Name:      "smtp",
+		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
+		ArgsUsage: "DOMAIN...",
+		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
+			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
+			"Example: blprobe smtp -v example.com",
+		Flags: append(commonFlags(), smtpFlags("concurrency")...),
+		Action: func(c *cli.Context) error {
+			cm, err := parseCommon(c, st)
+			if err != nil {
+				return err
+			}
+			domains, err := parseDomains(c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			opts, err := smtpOptions(c, cm, "concurrency")
+			if err != nil {
+				return err
+			}
+			if err := cm.checkOutput(); err != nil {
+				return err
+			}
+			r := cm.newReport(st.args)
+			r.SMTP = smtpcheck.Run(c.Context, domains, opts)
+			return cm.finish(c.Context, r, nil)
+		},
+	}
+}
+
+// parseDomains validates the domain arguments of smtp and --to of check.
+func parseDomains(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, usagef("need at least one DOMAIN (the recipient domain whose MX to probe, e.g. example.com)")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range args {
+		d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
+		if i := strings.LastIndexByte(d, '@'); i >= 0 { // accept user@domain
+			d = d[i+1:]
+		}
+		if !validDomain(d) {
+			return nil, usagef("invalid domain %q (want a domain name such as example.com)", a)
+		}
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
+	o := smtpcheck.Options{
+		Resolver:       cm.dns,
+		From:           c.String("from"),
+		Rcpts:          c.StringSlice("rcpt"),
+		Port:           c.Int("port"),
+		TLS:            smtpcheck.TLSMode(c.String("tls")),
+		ConnectTimeout: c.Duration("connect-timeout"),
+		CommandTimeout: c.Duration("command-timeout"),
+		Concurrency:    c.Int(concurrencyName),
+		IPv4Only:       c.Bool("4"),
+		IPv6Only:       c.Bool("6"),
+		Progress:       newProgress(cm.st.stderr, "smtp"),
+	}
+	if c.IsSet("seed") {
+		o.Rand = rand.New(rand.NewPCG(uint64(c.Int64("seed")), 0))
+	}
+	switch o.TLS {
+	case smtpcheck.TLSOpportunistic, smtpcheck.TLSRequired, smtpcheck.TLSOff:
+	default:
+		return o, usagef("invalid --tls %q (accepted: opportunistic, required, off)", c.String("tls"))
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return o, usagef("invalid --port %d (accepted: 1 to 65535)", o.Port)
+	}
+	if o.ConnectTimeout <= 0 || o.CommandTimeout <= 0 {
+		return o, usagef("invalid timeout: --connect-timeout and --command-timeout must be positive durations such as 10s")
+	}
+	if o.Concurrency < 1 || o.Concurrency > 1024 {
+		return o, usagef("invalid --%s %d (accepted: 1 to 1024)", concurrencyName, o.Concurrency)
+	}
+	if o.IPv4Only && o.IPv6Only {
+		return o, usagef("-4 and -6 exclude each other")
+	}
+	if s := c.String("source-ip"); s != "" {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return o, usagef("invalid --source-ip %q (want an IPv4 or IPv6 address of this machine)", s)
+		}
+		if !canBind(a) {
+			return o, usagef("--source-ip %s is not an address of this machine (cannot bind to it)", a)
+		}
+		o.SourceIP = a.Unmap()
+	}
+	for _, addr := range append([]string{o.From}, o.Rcpts...) {
+		if addr != "" && !validMailbox(addr) {
+			return o, usagef("invalid address %q (want local@domain, e.g. postmaster@example.com)", addr)
+		}
+	}
+	helo := c.String("helo")
+	if helo == "" {
+		helo = defaultHELO()
+	} else if !strings.Contains(helo, ".") && !strings.HasPrefix(helo, "[") {
+		w := fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo)
+		cm.warnings = append(cm.warnings, w)
+		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
+	}
+	o.HELO = helo
+	return o, nil
+}
+
+// defaultHELO is this machine's name when it is fully qualified; otherwise ""
+// so that each connection uses an address literal of its local address
+// (RFC 5321 §4.1.4).
+func defaultHELO() string {
+	h, err := os.Hostname()
+	if err != nil || !strings.Contains(strings.Trim(h, "."), ".") || !validDomain(strings.ToLower(h)) {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+func validMailbox(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " <>\r\n\t") {
+		return false
+	}
+	dom := s[at+1:]
+	if strings.HasPrefix(dom, "[") && strings.HasSuffix(dom, "]") {
+		return true
+	}
+	return validDomain(strings.ToLower(dom))
+}

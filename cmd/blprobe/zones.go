@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/report"
+)
+
+func zonesCommand(st *streams) *cli.Command {
+	listFlags := append(commonFlags(),
+		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
+		&cli.BoolFlag{Name: "all", Usage: "list every zone, not only the default set"})
+	return &cli.Command{
+		Name:  "zones",
+		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
+		Description: "Lists the built-in (or --catalog) zones: zone, name, kind, type, whether it is checked by default.\n" +
+			"Example: blprobe zones --all",
+		Flags: listFlags,
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "text" && format != "json" && format != "markdown" {
+				return usagef("invalid --format %q (accepted: text, json, markdown)", format)
+			}
+			if c.NArg() > 0 {
+				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
+			}
+			cat, err := loadCatalog(c)
+			if err != nil {
+				return err
+			}
+			if !c.Bool("all") {
+				cat = dnsbl.Select(cat, nil)
+			}
+			w := st.stdout
+			if format == "json" {
+				return writeCatalogJSON(w, cat)
+			}
+			return writeCatalogTable(w, cat, format == "markdown")
+		},
+		Subcommands: []*cli.Command{{
+			Name:        "test",
+			Usage:       "check the zones' RFC 5782 test entries through the resolver and show the evidence",
+			Description: "Example: blprobe zones test --zone zen.spamhaus.org --resolver 127.0.0.1",
+			Flags:       append(commonFlags(), dnsblFlags()...),
+			Action: func(c *cli.Context) error {
+				cm, err := parseCommon(c, st)
+				if err != nil {
+					return err
+				}
+				if c.NArg() > 0 {
+					return usagef("zones test takes no arguments; select zones with --zone")
+				}
+				dc, err := newDNSBLRun(c, cm)
+				if err != nil {
+					return err
+				}
+				if err := cm.checkOutput(); err != nil {
+					return err
+				}
+				r := cm.newReport(st.args, dc.key)
+				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
+				return cm.finish(c.Context, r, nil)
+			},
+		}},
+	}
+}
+
+// catalogSchema names the JSON document "blprobe zones --format json" writes.
+const catalogSchema = "blprobe.catalog/v1"
+
+func writeCatalogJSON(w io.Writer, cat []dnsbl.Zone) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Schema string       `json:"schema"`
+		Zones  []dnsbl.Zone `json:"zones"`
+	}{catalogSchema, cat})
+}
+
+func writeCatalogTable(w io.Writer, cat []dnsbl.Zone, markdown bool) error {
+	yn := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	if markdown {
+		fmt.Fprintln(w, "| Zone | Name | Kind | Type | Default | Key | Delist |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		for _, z := range cat {
+			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s |\n", z.Zone, mdCell(z.Name), z.Kind, z.Type, yn(z.Default), yn(z.NeedsKey), mdCell(z.DelistURL))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ZONE\tNAME\tKIND\tTYPE\tDEFAULT\tKEY\tDELIST")
+	for _, z := range cat {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, z.Name, z.Kind, z.Type, yn(z.Default), yn(z.NeedsKey), z.DelistURL)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d zones\n", len(cat))
+	return nil
+}
+
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
