@@ -72,13 +72,13 @@ func fullReport() *Report {
 		},
 	}
 	r.RDNS = []RDNS{{
-		IP:       "203.0.113.7",
-		PTR:      []string{"203-0-113-7.dyn.isp.example"},
-		Forward:  map[string][]string{"203-0-113-7.dyn.isp.example": {"203.0.113.7"}},
-		Generic:  true, GenericWhy: "the address is embedded in the name (dashed) and the label \"dyn\"",
+		IP:      "203.0.113.7",
+		PTR:     []string{"203-0-113-7.dyn.isp.example"},
+		Forward: map[string][]string{"203-0-113-7.dyn.isp.example": {"203.0.113.7"}},
+		Generic: true, GenericWhy: "the address is embedded in the name (dashed) and the label \"dyn\"",
 		ForwardConfirmed: true,
-		HELO:     &HELOCheck{Name: "mail.example.org", FQDN: true, Resolves: []string{"198.51.100.20"}},
-		Problems: []string{"PTR looks generic/dynamic: policy lists such as Spamhaus PBL and SpamCop target these", "HELO name mail.example.org does not resolve to 203.0.113.7"},
+		HELO:             &HELOCheck{Name: "mail.example.org", FQDN: true, Resolves: []string{"198.51.100.20"}},
+		Problems:         []string{"PTR looks generic/dynamic: policy lists such as Spamhaus PBL and SpamCop target these", "HELO name mail.example.org does not resolve to 203.0.113.7"},
 	}}
 	r.SMTP = &smtpcheck.Result{
 		HELO: "mail.example.org", From: "postmaster@mail.example.org", Port: 25, TLSMode: "opportunistic",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -224,15 +225,42 @@ func TestValidateNotJSON(t *testing.T) {
 	}
 }
 
-// TestSchemaCoversGoFields: every JSON field the Go types marshal is a
-// property in the schema (a field added to the types without the schema
-// would make real reports fail validation; this names it).
+// TestSchemaCoversGoFields: every JSON field of every Go type in the report
+// appears in a marshalled fixture that validates, so a field added to the
+// types without the schema (additionalProperties: false) is caught here.
 func TestSchemaCoversGoFields(t *testing.T) {
 	r := enumReport()
-	r.Summary = "s"
+	r.RDNS[0].Error = "SERVFAIL"
+	r.RDNS[0].HELO.Error = "timeout"
+	r.SMTP.Domains[0].MX[0].Addresses[0].TLS.VerifyError = "x509: certificate signed by unknown authority"
 	b := marshal(t, r)
 	if err := Validate(b); err != nil {
 		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				seen[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	for _, name := range jsonFields(reflect.TypeOf(Report{}), map[reflect.Type]bool{}) {
+		if !seen[name] {
+			t.Errorf("field %q never appears in the fixture: add it to enumReport (and to the schema)", name)
+		}
 	}
 	// Timestamps in other zones are still date-times.
 	r.Started = time.Date(2025, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
@@ -241,10 +269,52 @@ func TestSchemaCoversGoFields(t *testing.T) {
 	}
 }
 
+// jsonFields lists the JSON names of the exported fields of t and of every
+// struct type reachable from it.
+func jsonFields(t reflect.Type, done map[reflect.Type]bool) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || done[t] || t == reflect.TypeOf(time.Time{}) {
+		return nil
+	}
+	done[t] = true
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+		out = append(out, jsonFields(f.Type, done)...)
+	}
+	return out
+}
+
 func TestSchemaCopy(t *testing.T) {
 	s := Schema()
 	s[0] = 'X'
 	if Schema()[0] == 'X' {
 		t.Error("Schema returns the embedded slice itself")
 	}
+}
+
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(`{"schema":"blprobe.report/v1"}`))
+	f.Add([]byte(`{"smtp":{"domains":[{"mx":[{"addresses":[{"status":1}]}]}]}}`))
+	f.Add([]byte("[[[[[[[[[[[[[[[["))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := Validate(b)
+		var ve *ValidationError
+		if errors.As(err, &ve) && (len(ve.Failures) == 0 || len(ve.Failures) > maxValidationErrors) {
+			t.Fatalf("validation error with %d failures: %v", len(ve.Failures), err)
+		}
+	})
 }

@@ -30,7 +30,9 @@ func result(zone string, s dnsbl.Status, k dnsbl.ErrorKind) dnsbl.Result {
 
 func TestFinalize(t *testing.T) {
 	healthy := zones(zone("zen.example", dnsbl.TypeBlock, dnsbl.HealthHealthy), zone("wl.example", dnsbl.TypeAllow, dnsbl.HealthHealthy), zone("info.example", dnsbl.TypeInfo, dnsbl.HealthHealthy))
-	egress := func(v4, v6 EgressFamily, src bool) *Egress { return &Egress{Answers: []EgressAnswer{}, IPv4: v4, IPv6: v6, IPSource: src} }
+	egress := func(v4, v6 EgressFamily, src bool) *Egress {
+		return &Egress{Answers: []EgressAnswer{}, IPv4: v4, IPv6: v6, IPSource: src}
+	}
 	agreed := EgressFamily{IP: "203.0.113.7", Agree: true, Answered: 2}
 	noV6 := EgressFamily{Problem: "no egress source answered for IPv6"}
 	disagree := EgressFamily{Answered: 2, Problem: "sources disagree: opendns says 203.0.113.7, google says 198.51.100.7"}
