@@ -224,8 +224,11 @@ func evidenceLine(e dnsbl.Evidence) string {
 	if e.Error != "" {
 		s += " error: " + e.Error
 	}
-	if e.OK {
+	switch {
+	case e.OK:
 		return s + " (ok)"
+	case e.Error != "":
+		return s + " (no answer)"
 	}
 	return s + " (WRONG)"
 }
