@@ -86,11 +86,11 @@ func run(t *testing.T, bin string, args ...string) ([]byte, int) {
 func decode(t *testing.T, out []byte) *report.Report {
 	t.Helper()
 	if err := validateReport(out); err != nil {
-		t.Fatalf("report does not validate against the v1 schema: %v\n%s", err, out)
+		t.Fatalf("report does not validate against the v1 schema: %v\n%s", err, head(out, 8000))
 	}
 	var r report.Report
 	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("report is not JSON: %v\n%s", err, out)
+		t.Fatalf("report is not JSON: %v\n%s", err, head(out, 8000))
 	}
 	if r.Schema != report.SchemaV1 {
 		t.Fatalf("schema = %q, want %q", r.Schema, report.SchemaV1)
@@ -168,6 +168,13 @@ func fileContains(t *testing.T, env, want string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func head(b []byte, n int) []byte {
+	if len(b) > n {
+		return append(b[:n:n], "\n…"...)
+	}
+	return b
 }
 
 func tail(b []byte, n int) []byte {
@@ -264,7 +271,7 @@ mx.example.test. 300 IN A `+mtaAddr+`
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := run(t, bin, smtpArgs(tc.src, tc.extra...)...)
 			if tc.wantExit >= 0 && code != tc.wantExit || code == report.ExitUsage {
-				t.Errorf("exit code = %d, want %d\n%s", code, tc.wantExit, out)
+				t.Errorf("exit code = %d, want %d\n%s", code, tc.wantExit, head(out, 8000))
 			}
 			r := decode(t, out)
 			if r.ExitCode != code {
@@ -296,7 +303,7 @@ func TestRbldnsdDNSBL(t *testing.T) {
 		t.Run(tc.ip, func(t *testing.T) {
 			out, code := run(t, bin, "dnsbl", "--resolver", rbldnsdAddr, "--zone", zone, "--format", "json", tc.ip)
 			if code != tc.wantExit {
-				t.Errorf("exit code = %d, want %d\n%s", code, tc.wantExit, out)
+				t.Errorf("exit code = %d, want %d\n%s", code, tc.wantExit, head(out, 8000))
 			}
 			r := decode(t, out)
 			if r.DNSBL == nil || len(r.DNSBL.Results) != 1 {
