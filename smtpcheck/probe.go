@@ -31,19 +31,18 @@ type session struct {
 	conn  net.Conn
 	r     *bufio.Reader
 	start time.Time
-	trunc bool
 }
 
 func (s *session) ms(since time.Time) float64 {
 	return float64(time.Since(since).Microseconds()) / 1000
 }
 
+// log records one line on the wire: dir is "S" (server) or "C" (client).
+// Local events (connect, TLS, timeouts) are not transcript lines: they are in
+// the probe's Error, TLS and Timings fields.
 func (s *session) log(dir, line string) {
 	if len(s.p.Transcript) >= maxTranscript {
-		if !s.trunc {
-			s.trunc = true
-			s.p.Transcript = append(s.p.Transcript, Line{Dir: "-", TMs: s.ms(s.start), Line: "[transcript truncated]"})
-		}
+		s.p.TranscriptTruncated = true
 		return
 	}
 	s.p.Transcript = append(s.p.Transcript, Line{Dir: dir, TMs: s.ms(s.start), Line: capLine(line)})
@@ -215,7 +214,6 @@ func (s *session) dial(ip netip.Addr, target string) error {
 	}
 	dctx, cancel := context.WithTimeout(s.ctx, o.ConnectTimeout)
 	defer cancel()
-	s.log("-", "connect "+target)
 	t := time.Now()
 	var (
 		conn net.Conn
@@ -252,7 +250,6 @@ func (s *session) dial(ip netip.Addr, target string) error {
 			p.Class = ClassUnreachable
 			p.Error = fmt.Sprintf("cannot connect to %s: %v", target, err)
 		}
-		s.log("-", p.Error)
 		return err
 	}
 	s.conn = conn
@@ -315,7 +312,6 @@ func (s *session) readQuiet() (Reply, bool) {
 		s.log("S", l)
 	}
 	if err != nil {
-		s.log("-", "no reply: "+textsafe.Clean(err.Error()))
 	}
 	return rep, err == nil
 }
@@ -338,7 +334,6 @@ func (s *session) fail(err error) {
 		err = fmt.Errorf("%w (no complete reply within %s)", err, s.opts.CommandTimeout)
 	}
 	s.p.Error = textsafe.Clean(err.Error())
-	s.log("-", s.p.Error)
 }
 
 // positive checks a reply that must be 2xx to go on; otherwise it records
@@ -420,11 +415,9 @@ func (s *session) startTLS(mxHost, target, helo string) bool {
 			p.Status, p.Class = StatusNotDone, ClassNotDone
 		}
 		p.Error = textsafe.Clean(fmt.Sprintf("TLS handshake with %s failed: %v", target, err))
-		s.log("-", p.Error)
 		return false
 	}
 	p.TLS = tlsInfo(tc.ConnectionState(), mxHost, o.RootCAs)
-	s.log("-", fmt.Sprintf("TLS established: %s %s, verified=%v", p.TLS.Version, p.TLS.Cipher, p.TLS.Verified))
 	p.StartTLS = "used"
 	if !p.TLS.Verified && o.TLS == TLSRequired {
 		p.Status, p.Class = StatusError, ClassTLSFailed

@@ -63,7 +63,7 @@ func TestProbeScripted(t *testing.T) {
 						t.Errorf("no timing %q in %v", k, p.TimingsMs)
 					}
 				}
-				if len(p.Transcript) < 10 || p.Transcript[1].Dir != "S" {
+				if len(p.Transcript) < 10 || p.Transcript[0].Dir != "S" || p.Transcript[1].Dir != "C" {
 					t.Errorf("transcript %+v", p.Transcript)
 				}
 			}},

@@ -99,6 +99,8 @@ type Probe struct {
 	Rcpts          []RcptResult       `json:"rcpts,omitempty"`    // one per RCPT TO sent
 	TimingsMs      map[string]float64 `json:"timings_ms"`         // stage → milliseconds
 	Transcript     []Line             `json:"transcript"`
+	// TranscriptTruncated is set when the transcript hit its cap.
+	TranscriptTruncated bool `json:"transcript_truncated,omitempty"`
 }
 
 // MX is one mail exchanger of a domain with a probe per address.
