@@ -17,6 +17,10 @@ import (
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
+// isLocal reports whether the SMTP part can run from a; tests replace it to
+// model a CIDR that is only partly local.
+var isLocal = canBind
+
 // maxRDNS caps the reverse-DNS checks of a large CIDR.
 const maxRDNS = 256
 
@@ -100,6 +104,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	// 1. Which IP.
 	if target == "auto" {
 		r.Egress = egress.Detect(ctx, eopts)
+		r.Egress.IPSource = true
 		for _, ip := range egressIPs(r.Egress) {
 			t, err := dnsbl.ParseTarget(ip)
 			if err == nil {
@@ -180,7 +185,7 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 	var sources []netip.Addr
 	if !explicit {
 		for _, a := range checked {
-			if canBind(a) {
+			if isLocal(a) {
 				sources = append(sources, a)
 				if len(sources) == maxSMTPSources {
 					r.Warnings = append(r.Warnings, fmt.Sprintf("SMTP ran from the first %d local addresses of the target only", maxSMTPSources))
