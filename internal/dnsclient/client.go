@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -42,7 +43,25 @@ type Client struct {
 	Retries int
 	// LocalAddr, if set, is the source address of outgoing queries.
 	LocalAddr netip.Addr
+
+	// Idle UDP sockets, reused for later queries to the same server: opening
+	// a socket per query costs more than the query itself at DNSBL-scan
+	// rates. A reused socket skips stray replies by ID (miekg/dns) and we
+	// also check the question; each socket serves at most maxUses queries,
+	// so source ports keep changing.
+	mu   sync.Mutex
+	idle map[string][]*pooledConn
 }
+
+type pooledConn struct {
+	*dns.Conn
+	uses int
+}
+
+const (
+	maxIdlePerServer = 512
+	maxUses          = 100
+)
 
 // Error is a transport-level failure: no answer could be had.
 type Error struct {
@@ -196,14 +215,84 @@ func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, server, network s
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	resp, _, err := dc.ExchangeContext(actx, m, server)
+	conn := c.getIdle(server, network)
+	if conn == nil {
+		co, err := dc.DialContext(actx, server)
+		if err != nil {
+			return nil, err
+		}
+		conn = &pooledConn{Conn: co}
+	}
+	resp, _, err := dc.ExchangeWithConnContext(actx, m, conn.Conn)
+	if err == nil && !sameQuestion(m, resp) {
+		err = fmt.Errorf("response for another question (%v)", resp.Question)
+	}
 	if err != nil {
+		conn.Close() // its state is unknown: a late reply may still arrive
 		return nil, err
 	}
-	if resp.Id != m.Id {
-		return nil, fmt.Errorf("response id mismatch")
-	}
+	c.putIdle(server, network, conn)
 	return resp, nil
+}
+
+func sameQuestion(q, r *dns.Msg) bool {
+	if r.Id != q.Id || len(r.Question) != len(q.Question) {
+		return false
+	}
+	for i := range q.Question {
+		a, b := q.Question[i], r.Question[i]
+		if a.Qtype != b.Qtype || a.Qclass != b.Qclass || !strings.EqualFold(a.Name, b.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// getIdle returns an idle UDP socket to server, or nil. TCP is not pooled:
+// it is only the fallback for truncated answers.
+func (c *Client) getIdle(server, network string) *pooledConn {
+	if network != "udp" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.idle[server]
+	if len(l) == 0 {
+		return nil
+	}
+	conn := l[len(l)-1]
+	c.idle[server] = l[:len(l)-1]
+	return conn
+}
+
+func (c *Client) putIdle(server, network string, conn *pooledConn) {
+	conn.uses++
+	if network != "udp" || conn.uses >= maxUses {
+		conn.Close()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle == nil {
+		c.idle = map[string][]*pooledConn{}
+	}
+	if len(c.idle[server]) >= maxIdlePerServer {
+		conn.Close()
+		return
+	}
+	c.idle[server] = append(c.idle[server], conn)
+}
+
+// Close releases the idle sockets. The client stays usable.
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.idle {
+		for _, conn := range l {
+			conn.Close()
+		}
+	}
+	c.idle = nil
 }
 
 // Query builds a recursive query for name/qtype (class IN) and exchanges it.

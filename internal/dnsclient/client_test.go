@@ -3,10 +3,12 @@ package dnsclient
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,5 +165,54 @@ func TestPublicResolver(t *testing.T) {
 		if got := PublicResolver(in); got != want {
 			t.Errorf("PublicResolver(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestUDPSocketsAreReusedAndRotated(t *testing.T) {
+	s := dnstest.Start(t, "a.test. 60 IN A 192.0.2.1")
+	ports := map[string]int{}
+	var mu sync.Mutex
+	s.Handle("a.test", func(req *dns.Msg, remote net.Addr, _ bool) *dns.Msg {
+		mu.Lock()
+		ports[remote.String()]++
+		mu.Unlock()
+		return s.Lookup(req)
+	})
+	c := newClient(t, s)
+	defer c.Close()
+	const n = 2*maxUses + 10
+	for i := 0; i < n; i++ {
+		if _, err := c.LookupAddrs(context.Background(), "a.test", true, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Sequential queries share one socket until it has served maxUses.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ports) != 3 {
+		t.Errorf("%d source ports for %d sequential queries, want 3: %v", len(ports), n, ports)
+	}
+	for p, k := range ports {
+		if k > maxUses {
+			t.Errorf("port %s served %d queries, more than %d", p, k, maxUses)
+		}
+	}
+}
+
+func TestSocketDroppedAfterTimeout(t *testing.T) {
+	s := dnstest.Start(t, "a.test. 60 IN A 192.0.2.1\nslow.test. 60 IN A 192.0.2.2")
+	s.Handle("slow.test", func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
+		time.Sleep(150 * time.Millisecond) // answers after the client gave up
+		return s.Lookup(req)
+	})
+	c, _ := New([]string{s.Addr}, 50*time.Millisecond, 0)
+	defer c.Close()
+	if _, err := c.LookupAddrs(context.Background(), "slow.test", true, false); !IsTimeout(err) {
+		t.Fatalf("err = %v, want timeout", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the late reply arrives now
+	addrs, err := c.LookupAddrs(context.Background(), "a.test", true, false)
+	if err != nil || len(addrs) != 1 || addrs[0].String() != "192.0.2.1" {
+		t.Errorf("after a timeout: %v, %v (a late reply must never answer another query)", addrs, err)
 	}
 }
