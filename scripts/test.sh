@@ -3,8 +3,8 @@
 # detector, then the end-to-end test against real Postfix + rbldnsd in a
 # network namespace (scripts/e2e-postfix.sh).
 #
-# As root it installs what the e2e test needs (postfix, rbldnsd, iproute2)
-# from Debian if missing. Without root or network-namespace support the e2e
+# As root it installs what the tests need (postfix, rbldnsd, iproute2; gcc
+# and libc6-dev for -race) from Debian if missing. Without root or network-namespace support the e2e
 # test is skipped with a message for developers, but is a failure in CI
 # (CI=true). Environment: SKIP_E2E=1 skips the e2e test outside CI.
 set -euo pipefail
@@ -32,24 +32,29 @@ e2e_blocker() {
 
 install_deps() {
 	local missing=()
+	# go test -race needs cgo, hence a C compiler.
+	command -v "$(go env CC)" >/dev/null || missing+=(gcc libc6-dev)
 	command -v postfix >/dev/null || missing+=(postfix)
 	command -v rbldnsd >/dev/null || missing+=(rbldnsd)
 	command -v ip >/dev/null && command -v ss >/dev/null || missing+=(iproute2)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	command -v apt-get >/dev/null || fail "need ${missing[*]} and apt-get is not available"
+	if [ "$(id -u)" != 0 ]; then
+		in_ci && fail "not root: cannot install ${missing[*]}"
+		say "missing ${missing[*]} (not root: not installing)"
+		return 0
+	fi
 	say "installing ${missing[*]}"
 	# Keep the postfix package from asking questions or writing a main.cf:
 	# the e2e test uses its own private Postfix configuration.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		postfix rbldnsd iproute2 </dev/null >/dev/null
+		"${missing[@]}" </dev/null >/dev/null
 }
 
+install_deps
 blocker=$(e2e_blocker)
-if [ -z "$blocker" ]; then
-	install_deps
-fi
 
 say "go test -race -count=1 ./..."
 start=$SECONDS
