@@ -33,6 +33,9 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 	}
 	rrs, rcode, err := lookup(ctx, opts.Resolver, name, dns.TypeMX)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		d.Status, d.Error = DomainError, fmt.Sprintf("not done: the run was interrupted before the MX of %s were resolved", name)
+		return d
 	case err != nil:
 		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %v", name, err)
 		return d

@@ -202,7 +202,10 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 		}
 	}
 	var merged *smtpcheck.Result
-	for _, src := range sources {
+	for i, src := range sources {
+		if i > 0 && ctx.Err() != nil {
+			break // interrupted: the first run already reported every domain as not done
+		}
 		so := o
 		so.SourceIP = src
 		merged = mergeSMTP(merged, smtpcheck.Run(ctx, domains, so))

@@ -165,6 +165,9 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 	}
 	o.HELO = helo
+	if o.From == "" && helo != "" && !strings.HasPrefix(helo, "[") {
+		o.From = "postmaster@" + helo // so the report names the sender used
+	}
 	return o, nil
 }
 

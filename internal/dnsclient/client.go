@@ -76,6 +76,9 @@ func (e *Error) Error() string {
 	if e.Timeout {
 		what = "timed out"
 	}
+	if e.Server == "" {
+		return fmt.Sprintf("dns query for %s %s: %v", e.Name, what, e.Err)
+	}
 	return fmt.Sprintf("dns query for %s at %s %s: %v", e.Name, e.Server, what, e.Err)
 }
 

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/smtptest"
+	"github.com/blprobe/blprobe/report"
+)
+
+// buildBinary builds blprobe once for the tests that need a real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "blprobe")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestInterruptWritesPartialReport starts the real binary on a slow DNS
+// server, sends SIGINT mid-run and checks the partial report: valid v1,
+// interrupted, exit 3, every (address, zone) pair present, the unfinished
+// ones "not_done".
+func TestInterruptWritesPartialReport(t *testing.T) {
+	bin := buildBinary(t)
+	l := newLab(t)
+	l.mx("example.test", "127.0.0.1")
+	_, port := l.smtp("127.0.0.1", smtptest.Config{})
+	l.dns.SetDelay(40 * time.Millisecond)
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "check", "--resolver", l.resolver(), "--zone", "zen.test", "--zone", "clean.test",
+		"--concurrency", "2", "--format", "json", "--port", port, "--helo", "probe.example.test", "--to", "example.test", "127.0.0.64/27")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // health checks done, some lookups done (64 need ~1.3 s)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("blprobe did not stop within 10 s of SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != report.ExitInconclusive {
+		t.Errorf("exit %d, want 3; stderr %s", code, stderr.String())
+	}
+	if err := report.Validate(stdout.Bytes()); err != nil {
+		t.Fatalf("partial report invalid: %v\n%s", err, stdout.String())
+	}
+	var r report.Report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || r.Verdict != report.VerdictInconclusive || r.DNSBL == nil {
+		t.Fatalf("interrupted %v verdict %s", r.Interrupted, r.Verdict)
+	}
+	counts := map[dnsbl.Status]int{}
+	for _, x := range r.DNSBL.Results {
+		counts[x.Status]++
+	}
+	if len(r.DNSBL.Results) != 64 || counts[dnsbl.StatusNotDone] == 0 || counts[dnsbl.StatusClean] == 0 {
+		t.Errorf("%d results, by status %v: want all 64 pairs, some done and some not_done", len(r.DNSBL.Results), counts)
+	}
+	if r.SMTP == nil || len(r.SMTP.Domains) != 1 {
+		t.Fatalf("smtp section %+v: the domain asked for must be reported", r.SMTP)
+	}
+	if d := r.SMTP.Domains[0]; len(d.MX) == 0 && !strings.Contains(d.Error, "not done") {
+		t.Errorf("domain %+v: want it marked not done", d)
+	}
+	for _, mx := range r.SMTP.Domains[0].MX {
+		for _, p := range mx.Addresses {
+			if p.Status != "not_done" {
+				t.Errorf("probe after interrupt: %s", p.Status)
+			}
+		}
+	}
+	t.Logf("partial: %v; smtp domain %+v", counts, r.SMTP.Domains[0])
+}
