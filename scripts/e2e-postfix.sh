@@ -179,6 +179,7 @@ up() {
 
 run() {
 	trap down EXIT
+	trap 'exit 130' INT TERM # so that the EXIT trap tears down
 	up
 	log "go test ./e2e/ inside netns $NS"
 	local rc=0
