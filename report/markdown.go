@@ -223,7 +223,7 @@ func (m *mdWriter) dnsbl() {
 	}
 	if len(m.r.DNSBL.Zones) > 0 {
 		m.printf("### Zone health\n\n")
-		if len(v.zoneProblems) == 0 {
+		if len(v.zoneProblems) == 0 && !v.healthReport {
 			m.printf("All %s passed their RFC 5782 test entries.\n\n", plural(len(m.r.DNSBL.Zones), "zone"))
 			return
 		}
@@ -236,7 +236,9 @@ func (m *mdWriter) dnsbl() {
 			rows = append(rows, []string{m.code(z.Zone), m.cell(z.Name), m.cell(string(z.Type)), m.code(string(z.Health)), m.cell(z.Problem), m.cell(strings.Join(ev, "; "))})
 		}
 		m.table([]string{"Zone", "Name", "Type", "Health", "Problem", "Evidence"}, rows)
-		m.printf("%s healthy.\n\n", plural(v.zoneCounts["healthy"], "other zone"))
+		if !v.healthReport {
+			m.printf("%s healthy.\n\n", plural(v.zoneCounts["healthy"], "other zone"))
+		}
 	}
 }
 

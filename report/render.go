@@ -31,7 +31,8 @@ type dnsblView struct {
 	errGroups              []errGroup
 	counts                 map[dnsbl.Status]int
 	zoneCounts             map[dnsbl.Health]int
-	zoneProblems           []dnsbl.ZoneHealth
+	zoneProblems           []dnsbl.ZoneHealth // zones to show with evidence: the unhealthy ones, or all of them in a health report
+	healthReport           bool               // a section without results ("blprobe zones test")
 	delist, zoneName       map[string]string
 	cleanZones             map[string]map[string]bool // ip → zones where it is clean
 	cleanOrder             []string
@@ -58,10 +59,11 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 		v.zoneCounts[z.Health]++
 		v.delist[z.Zone] = z.DelistURL
 		v.zoneName[z.Zone] = z.Name
-		if z.Health != dnsbl.HealthHealthy {
+		if z.Health != dnsbl.HealthHealthy || len(d.Results) == 0 {
 			v.zoneProblems = append(v.zoneProblems, z)
 		}
 	}
+	v.healthReport = len(d.Results) == 0
 	idx := map[[2]string]int{}
 	for _, res := range d.Results {
 		v.counts[res.Status]++
@@ -105,7 +107,12 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 }
 
 func (v *dnsblView) countLine() string {
-	unhealthy := len(v.zoneProblems)
+	unhealthy := 0
+	for h, n := range v.zoneCounts {
+		if h != dnsbl.HealthHealthy {
+			unhealthy += n
+		}
+	}
 	return fmt.Sprintf("%d listed, %d clean, %d allowed, %d error, %d not_done; zones: %d healthy, %d unhealthy/unknown",
 		v.counts[dnsbl.StatusListed], v.counts[dnsbl.StatusClean], v.counts[dnsbl.StatusAllowed],
 		v.counts[dnsbl.StatusError], v.counts[dnsbl.StatusNotDone], v.zoneCounts[dnsbl.HealthHealthy], unhealthy)

@@ -538,3 +538,30 @@ func TestMarkdownLineStarts(t *testing.T) {
 		}
 	}
 }
+
+// A dnsbl section without results is a health report ("zones test"): every
+// zone is shown with its evidence, and the counts stay right.
+func TestHealthReportShowsEveryZone(t *testing.T) {
+	r := New(Tool{Name: "blprobe", Version: "test"}, []string{"blprobe", "zones", "test"})
+	r.DNSBL = &DNSBL{Results: []dnsbl.Result{}, Zones: []dnsbl.ZoneHealth{
+		{Zone: "ok.example", Name: "OK", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP4, Health: dnsbl.HealthHealthy,
+			Evidence: []dnsbl.Evidence{{Query: "2.0.0.127.ok.example", Expect: "listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}, OK: true}}},
+		{Zone: "dead.example", Name: "Dead", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP4, Health: dnsbl.HealthUnhealthy, Problem: "lists everything",
+			Evidence: []dnsbl.Evidence{{Query: "1.0.0.127.dead.example", Expect: "not_listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}}}},
+	}}
+	r.Finalize()
+	var text, md strings.Builder
+	if err := WriteText(&text, r, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		for _, want := range []string{"2.0.0.127.ok.example", "1.0.0.127.dead.example", "1 healthy, 1 unhealthy/unknown"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+	}
+}

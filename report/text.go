@@ -244,7 +244,11 @@ func (t *textWriter) dnsbl() {
 		}
 	}
 	if len(v.zoneProblems) > 0 {
-		t.printf("  Zone health problems:\n")
+		if v.healthReport {
+			t.printf("  Zone health (RFC 5782 §5 test entries):\n")
+		} else {
+			t.printf("  Zone health problems:\n")
+		}
 		for _, z := range v.zoneProblems {
 			t.printf("    %s (%s, %s): %s", t.safe(z.Zone), t.safe(orDash(z.Name)), t.safe(string(z.Type)), t.safe(string(z.Health)))
 			if z.Problem != "" {
