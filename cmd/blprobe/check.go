@@ -212,7 +212,7 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 	}
 	if !sourcesCovered(checked, merged) {
 		used := usedSources(merged)
-		r.Warnings = append(r.Warnings, fmt.Sprintf("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine): the MX judged that address, not the checked one",
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine); behind NAT the MX may still see the checked address: compare the IP each MX echoed back",
 			orUnknown(used), joinAddrs(checked)))
 	}
 	return merged

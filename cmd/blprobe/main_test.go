@@ -207,3 +207,12 @@ func TestZones(t *testing.T) {
 		t.Errorf("zones test text:\n%s", text.stdout)
 	}
 }
+
+// A public resolver gets a warning up front. The run stops at the address
+// cap, before any query, so nothing is sent to the public address.
+func TestPublicResolverWarning(t *testing.T) {
+	res := runCLI(t, "", "dnsbl", "--resolver", "8.8.8.8", "--max-addresses", "1", "192.0.2.0/30")
+	if res.code != report.ExitUsage || !strings.Contains(res.stderr, "Google Public DNS") || !strings.Contains(res.stderr, "max-addresses") {
+		t.Errorf("exit %d stderr %q", res.code, res.stderr)
+	}
+}
