@@ -181,10 +181,14 @@ func checkDNSName(s string) error {
 
 // Generic returns a zone for a name that is not in the catalogue, with the
 // RFC 5782 generic rules: IPv4 and IPv6 queries, a block list, and any answer
-// in 127.0.0.0/8 is a listing (§2.1, §2.4).
+// in 127.0.0.0/8 is a listing (§2.1, §2.4) — except 127.255.255.0/24, the
+// error range of Spamhaus and the mirrors and resellers of its data (FACTS
+// §2): an unknown zone answering 127.255.255.254 is refusing the resolver, and
+// reporting that as "listed" would be a false positive.
 func Generic(name string) Zone {
 	z := normZone(name)
-	return Zone{Zone: z, Name: z, Kind: KindIP46, Type: TypeBlock}
+	return Zone{Zone: z, Name: z, Kind: KindIP46, Type: TypeBlock,
+		ErrorCodes: map[string]string{"127.255.255.0/24": "error answer (127.255.255.x, the Spamhaus convention): not a listing"}}
 }
 
 // Select picks zones from catalog: no names gives the Default entries; a

@@ -53,7 +53,8 @@ func TestDecode(t *testing.T) {
 		{"refused", zr, answer(dns.RcodeRefused), StatusError, ErrRefused, "", "REFUSED"},
 		{"notimp", zr, answer(dns.RcodeNotImplemented), StatusError, ErrDNS, "", "NOTIMP"},
 		{"generic", gen, answer(dns.RcodeSuccess, "127.0.0.3"), StatusListed, "", "listed (code 127.0.0.3)", ""},
-		{"generic 127.255.255.254 is a listing code", gen, answer(dns.RcodeSuccess, "127.1.2.3"), StatusListed, "", "listed (code 127.1.2.3)", ""},
+		{"generic: any other 127/8 code is a listing", gen, answer(dns.RcodeSuccess, "127.1.2.3"), StatusListed, "", "listed (code 127.1.2.3)", ""},
+		{"generic: 127.255.255.254 is an error answer", gen, answer(dns.RcodeSuccess, "127.255.255.254"), StatusError, ErrZoneErrorCode, "", "not a listing"},
 		{"allow", allow, answer(dns.RcodeSuccess, "127.0.10.3"), StatusAllowed, "", "ok", ""},
 		{"allow error", allow, answer(dns.RcodeSuccess, "127.0.0.255"), StatusError, ErrZoneErrorCode, "", "blocked"},
 	}
