@@ -371,8 +371,9 @@ func isRefusal(p *smtpcheck.Probe) bool {
 		(p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy || p.CitedList != "")
 }
 
-// resultFor picks the DNSBL result of zone that best fits the probe: the
-// echoed IP, then the probe's family, then any checked address.
+// resultsFor returns the DNSBL results of zone; pickResult chooses the one
+// that best fits a probe: same family, then the echoed IP (or else the
+// probe's source address), then a listed one.
 func (a *analysis) resultsFor(zone string) []dnsbl.Result {
 	if a.r.DNSBL == nil {
 		return nil
@@ -397,6 +398,8 @@ func pickResult(rs []dnsbl.Result, p *smtpcheck.Probe) dnsbl.Result {
 		}
 		if p.EchoedClientIP != "" && res.IP == p.EchoedClientIP {
 			score += 8
+		} else if p.SourceIP != "" && res.IP == p.SourceIP {
+			score += 8 // the address the probe was sent from
 		}
 		rip, e1 := netip.ParseAddr(res.IP)
 		pip, e2 := netip.ParseAddr(p.IP)

@@ -414,3 +414,30 @@ func FuzzZoneMatches(f *testing.F) {
 		_ = a.suggestZone(cited)
 	})
 }
+
+// With several checked addresses (a CIDR), a rejection is matched with the
+// listing of the address the probe was sent from.
+func TestRejectionMatchesSourceAddress(t *testing.T) {
+	r := &report.Report{
+		DNSBL: &report.DNSBL{Results: []dnsbl.Result{
+			{IP: "192.0.2.1", Zone: "zen.spamhaus.org", Status: dnsbl.StatusClean},
+			{IP: "192.0.2.2", Zone: "zen.spamhaus.org", Status: dnsbl.StatusListed, Codes: []string{"127.0.0.2"}, Meanings: []string{"SBL"}},
+			{IP: "192.0.2.3", Zone: "zen.spamhaus.org", Status: dnsbl.StatusClean},
+		}},
+		SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{{Host: "mx.example.com", Addresses: []smtpcheck.Probe{
+			{IP: "198.51.100.1", SourceIP: "192.0.2.3", Status: smtpcheck.StatusRejected, Class: smtpcheck.ClassBlocklisted, CitedList: "zen.spamhaus.org", Stage: smtpcheck.StageRcpt,
+				Reply: &smtpcheck.Reply{Code: 554, Enhanced: "5.7.1", Text: "Client host [192.0.2.3] blocked using zen.spamhaus.org"}},
+		}}}}}},
+	}
+	Analyze(r, nil, []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")})
+	var kinds []string
+	for _, c := range r.Correlations {
+		kinds = append(kinds, c.Kind)
+		if c.Kind == KindRejectionCitesUnlisted && c.Evidence["checked_ip"] != "192.0.2.3" {
+			t.Errorf("evidence %v: want the probe's source 192.0.2.3", c.Evidence)
+		}
+	}
+	if !containsStr(kinds, KindRejectionCitesUnlisted) {
+		t.Errorf("kinds %v: 192.0.2.3 is clean in zen, so the rejection cites a list that found it clean", kinds)
+	}
+}
