@@ -102,6 +102,8 @@ func oneLine(s string) string {
 
 func newApp(st *streams) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+	// -v is --verbose in every command; the version is --version only.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	app := &cli.App{
 		Name:    "blprobe",
 		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
