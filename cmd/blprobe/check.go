@@ -103,6 +103,7 @@ func runCheck(c *cli.Context, cm *common) error {
 
 	// 1. Which IP.
 	if target == "auto" {
+		r.Warnings = append(r.Warnings, egressWarnings(eopts)...)
 		r.Egress = egress.Detect(ctx, eopts)
 		r.Egress.IPSource = true
 		for _, ip := range egressIPs(r.Egress) {

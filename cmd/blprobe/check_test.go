@@ -154,6 +154,13 @@ func TestEgressCommand(t *testing.T) {
 	if res.code != 0 || r.Egress.IPv4.IP != "127.0.0.1" || !r.Egress.IPv4.Agree || r.Egress.IPv4.Answered != 2 {
 		t.Errorf("agree: exit %d egress %+v", res.code, r.Egress)
 	}
+	if len(r.Warnings) != 0 {
+		t.Errorf("warnings %v", r.Warnings)
+	}
+	r, _ = jsonReport(t, "egress", "-4", "--resolver", l.resolver(), "--egress-server", "opendns="+o)
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "only one egress source") {
+		t.Errorf("one source: warnings %v", r.Warnings)
+	}
 	bad := fakeEgress(t, true, "198.51.100.7")
 	r, res = jsonReport(t, "egress", "-4", "--resolver", l.resolver(), "--egress-server", "opendns="+o, "--egress-server", "google="+bad)
 	if res.code != 3 || r.Egress.IPv4.Agree || !strings.Contains(r.Egress.IPv4.Problem, "disagree") {

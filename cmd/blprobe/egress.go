@@ -38,6 +38,7 @@ func egressCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args)
+			r.Warnings = append(r.Warnings, egressWarnings(opts)...)
 			r.Egress = egress.Detect(c.Context, opts)
 			r.Egress.IPSource = true // the answer is the point of this command
 			return cm.finish(c.Context, r, nil)
@@ -67,6 +68,18 @@ func egressOptions(c *cli.Context, cm *common) (egress.Options, error) {
 		o.Sources = egress.DefaultSources()
 	}
 	return o, nil
+}
+
+// egressWarnings says when the sources cannot be cross-checked.
+func egressWarnings(o egress.Options) []string {
+	names := map[string]bool{}
+	for _, s := range o.Sources {
+		names[s.Name] = true
+	}
+	if len(names) < 2 {
+		return []string{"only one egress source is asked: whether independent sources agree on the egress IP cannot be checked (give two or more --egress-server)"}
+	}
+	return nil
 }
 
 // egressIPs are the agreed egress addresses of a report section.

@@ -58,6 +58,9 @@ type Config struct {
 	// with 220 unless StartTLSReply says otherwise (e.g. "454 4.7.0 TLS not available").
 	StartTLS      bool
 	StartTLSReply string
+	// StartTLSJunk answers the client's TLS ClientHello (after a 220 to
+	// STARTTLS) with plain-text junk instead of a handshake, then closes.
+	StartTLSJunk bool
 	// CertNames are the DNS names of the self-signed certificate (default
 	// "mx.test", "localhost"); 127.0.0.1 and ::1 are always IP SANs.
 	CertNames []string
@@ -359,6 +362,13 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 			afterRcpt = false
 		}
 		if !writeReply(c, reply) || verb == "QUIT" {
+			return
+		}
+		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") && cfg.StartTLSJunk {
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := r.Read(make([]byte, 4096)); err == nil { // the ClientHello
+				c.Write([]byte("\x1b[2J not TLS \x00\xff at all\r\n"))
+			}
 			return
 		}
 		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") {
