@@ -109,6 +109,13 @@ func TestProbeScripted(t *testing.T) {
 		{name: "STARTTLS verified, required", cfg: smtptest.Config{StartTLS: true}, mxHost: "mx.test",
 			mod:    func(o *Options, _ *smtptest.Server) { o.TLS = TLSRequired },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,STARTTLS,EHLO,MAIL,RCPT,RSET,QUIT"},
+		{name: "STARTTLS junk instead of a handshake", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true}, mxHost: "mx.test",
+			status: StatusError, class: ClassTLSFailed, stage: StageSTARTTLS, verbs: "EHLO,STARTTLS",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if !strings.Contains(p.Error, "TLS handshake") || strings.ContainsAny(p.Error, "\x1b\x00") {
+					t.Errorf("error %q", p.Error)
+				}
+			}},
 		{name: "STARTTLS 454, opportunistic", cfg: smtptest.Config{StartTLS: true, StartTLSReply: "454 4.7.0 TLS not available due to local problem"},
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,STARTTLS,MAIL,RCPT,RSET,QUIT",
 			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
