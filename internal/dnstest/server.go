@@ -139,6 +139,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		m = s.Lookup(req)
 	}
 	m.Id = req.Id
+	// Compress names as real servers do: a large answer (thousands of
+	// records) only fits in a 64 KiB TCP message compressed.
+	m.Compress = true
 	if !tcp {
 		size := dns.MinMsgSize
 		if o := req.IsEdns0(); o != nil {
