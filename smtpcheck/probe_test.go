@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,5 +326,55 @@ func TestProbeRefusesInjection(t *testing.T) {
 	p := ProbeAddress(context.Background(), "mx.test", lo, "example.test", o)
 	if p.Status != StatusError || len(s.Conns()) != 0 {
 		t.Fatalf("got %s, %d connections", p.Status, len(s.Conns()))
+	}
+}
+
+// countConn counts the bytes read from the server.
+type countConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// Against servers that send without end, a probe reads only a few KiB off
+// the wire (one capped line or MaxReplyLines short lines, plus the 1 KiB
+// read buffer) and gives up well before the command timeout.
+func TestProbeEndlessBoundedRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode smtptest.Mode
+	}{{"endless line", smtptest.EndlessLine}, {"endless reply", smtptest.EndlessReply}, {"garbage", smtptest.Garbage}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := smtptest.Start(t, smtptest.Config{Mode: tc.mode})
+			var n atomic.Int64
+			o := testOpts(s.Port)
+			o.CommandTimeout = 5 * time.Second
+			o.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return countConn{c, &n}, nil
+			}
+			start := time.Now()
+			p := ProbeAddress(context.Background(), "mx.test", lo, "example.test", o)
+			if el := time.Since(start); el > 2*time.Second {
+				t.Errorf("probe took %s: it waited instead of giving up on the bad reply", el)
+			}
+			if p.Class != ClassProtocolError || p.Stage != StageBanner {
+				t.Errorf("probe %s/%s: %s", p.Class, p.Stage, p.Error)
+			}
+			const limit = 16 << 10
+			if got := n.Load(); got > limit {
+				t.Errorf("read %d bytes from an endless server, want at most %d", got, limit)
+			} else {
+				t.Logf("read %d bytes", got)
+			}
+		})
 	}
 }
