@@ -14,6 +14,19 @@ import (
 // maxCNAMEHops bounds CNAME chains followed when the resolver does not.
 const maxCNAMEHops = 8
 
+// Caps on what DNS can make a run do: a hostile or broken zone can answer
+// thousands of MX records or addresses (over TCP), and each would cost a DNS
+// lookup or a probe of up to ConnectTimeout. Real mail hosts stay far below
+// (an MTA tries fewer still: Postfix smtp_mx_address_limit is 5). What is cut
+// is said in the domain's or the MX's error, never dropped silently.
+const (
+	// MaxMXHosts caps the MX hosts of one domain resolved and probed (the
+	// most preferred ones).
+	MaxMXHosts = 16
+	// MaxHostAddrs caps the addresses probed per mail host.
+	MaxHostAddrs = 16
+)
+
 const nullMXMessage = "null MX: the domain accepts no mail"
 
 // ResolveDomain finds the mail hosts of domain by the rules of RFC 5321 §5.1
@@ -63,6 +76,10 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 			d.Status, d.Error = DomainNoMailHost, fmt.Sprintf("%s has no MX record and no %s address: it has no mail host", name, familyWords(opts))
 			return d
 		}
+		if len(addrs) > MaxHostAddrs {
+			mx.Error = capAddrsMessage(name, len(addrs))
+			addrs = addrs[:MaxHostAddrs]
+		}
 		for _, a := range addrs {
 			mx.Addresses = append(mx.Addresses, pendingProbe(a, opts.Port))
 		}
@@ -75,6 +92,10 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 		return d
 	}
 	sortMX(mxs, opts.Rand)
+	if len(mxs) > MaxMXHosts {
+		d.Error = fmt.Sprintf("%s has %d MX records: only the %d most preferred were resolved and probed", name, len(mxs), MaxMXHosts)
+		mxs = mxs[:MaxMXHosts]
+	}
 	withAddr := 0
 	for _, rr := range mxs {
 		host := strings.ToLower(strings.TrimSuffix(rr.Mx, "."))
@@ -100,6 +121,9 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 				mx.Error = fmt.Sprintf("resolving MX host %s: %v", host, err)
 			case len(addrs) == 0:
 				mx.Error = fmt.Sprintf("MX host %s has no %s address", host, familyWords(opts))
+			case len(addrs) > MaxHostAddrs:
+				mx.Error = capAddrsMessage(host, len(addrs))
+				addrs = addrs[:MaxHostAddrs]
 			}
 			for _, a := range addrs {
 				mx.Addresses = append(mx.Addresses, pendingProbe(a, opts.Port))
@@ -113,9 +137,20 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 	// MX records present: never fall back to the domain's own addresses
 	// (RFC 5321 §5.1), even when no MX host resolves.
 	if withAddr == 0 {
-		d.Status, d.Error = DomainError, fmt.Sprintf("none of the %d MX hosts of %s has a usable %s address", len(mxs), name, familyWords(opts))
+		d.Status, d.Error = DomainError, d.Error+sep(d.Error)+fmt.Sprintf("none of the %d MX hosts of %s has a usable %s address", len(mxs), name, familyWords(opts))
 	}
 	return d
+}
+
+func capAddrsMessage(host string, n int) string {
+	return fmt.Sprintf("%s has %d addresses: only the first %d were probed", host, n, MaxHostAddrs)
+}
+
+func sep(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; "
 }
 
 func pendingProbe(a netip.Addr, port int) Probe {

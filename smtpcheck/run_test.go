@@ -333,3 +333,54 @@ b.test. 300 IN MX 10 mx.a.test.
 		t.Errorf("not_done probes counted as blocked")
 	}
 }
+
+// Hostile DNS cannot make a run resolve or probe without end: thousands of
+// MX records or addresses (over TCP) are cut to the caps, and the report
+// says so.
+func TestResolveDomainCaps(t *testing.T) {
+	var z strings.Builder
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&z, "manymx.test. 300 IN MX %d mx%02d.manymx.test.\nmx%02d.manymx.test. 300 IN A 127.0.1.%d\n", i, i, i, i+1)
+	}
+	c, srv := resolver(t, z.String())
+	many := func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		q := req.Question[0]
+		if q.Qtype == dns.TypeA {
+			for i := 0; i < 3000; i++ {
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A: net.IPv4(127, 2, byte(i/250), byte(1+i%250))})
+			}
+		}
+		return m
+	}
+	srv.Handle("mx.manyaddr.test", many)
+	srv.AddZone(t, "manyaddr.test. 300 IN MX 10 mx.manyaddr.test.\n")
+	srv.Handle("implicit-many.test", many)
+	o := Options{Resolver: c}
+	for _, tc := range []struct {
+		domain       string
+		mx, addrs    int
+		domErr, mxEr string
+	}{
+		{"manymx.test", MaxMXHosts, 1, "has 40 MX records: only the 16 most preferred", ""},
+		{"manyaddr.test", 1, MaxHostAddrs, "", "mx.manyaddr.test has 3000 addresses: only the first 16 were probed"},
+		{"implicit-many.test", 1, MaxHostAddrs, "", "implicit-many.test has 3000 addresses: only the first 16"},
+	} {
+		t.Run(tc.domain, func(t *testing.T) {
+			d := ResolveDomain(context.Background(), tc.domain, o)
+			if d.Status != DomainOK || len(d.MX) != tc.mx || !strings.Contains(d.Error, tc.domErr) {
+				t.Fatalf("status %s error %q, %d MX", d.Status, d.Error, len(d.MX))
+			}
+			for _, mx := range d.MX {
+				if len(mx.Addresses) != tc.addrs || !strings.Contains(mx.Error, tc.mxEr) {
+					t.Errorf("%s: %d addresses, error %q", mx.Host, len(mx.Addresses), mx.Error)
+				}
+			}
+			if tc.domain == "manymx.test" && (d.MX[0].Host != "mx00.manymx.test" || d.MX[15].Host != "mx15.manymx.test") {
+				t.Errorf("kept %s..%s, want the most preferred", d.MX[0].Host, d.MX[15].Host)
+			}
+		})
+	}
+}
