@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -382,5 +383,36 @@ func TestResolveDomainCaps(t *testing.T) {
 				t.Errorf("kept %s..%s, want the most preferred", d.MX[0].Host, d.MX[15].Host)
 			}
 		})
+	}
+}
+
+// RunFrom probes every address once from each source, resolves each domain
+// once, skips addresses of the other family, and never overlaps probes of
+// one address.
+func TestRunFromSeveralSources(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{IP: "127.0.0.30", ReplyDelay: 20 * time.Millisecond})
+	rc, dnsSrv := resolver(t, zone)
+	sources := []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}
+	before := dnsSrv.Queries.Load()
+	res := RunFrom(context.Background(), []string{"dual.test"}, sources, Options{Resolver: rc, Port: srv.Port, HELO: "probe.test",
+		ConnectTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second, Concurrency: 4})
+	mx := res.Domains[0].MX[0]
+	var got []string
+	for _, p := range mx.Addresses {
+		got = append(got, p.IP+" from "+p.SourceIP+" "+string(p.Status))
+	}
+	want := []string{"127.0.0.30 from 127.0.0.2 accepted", "127.0.0.30 from 127.0.0.3 accepted"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("probes %q, want %q (the ::1 address is not reachable from IPv4 sources)", got, want)
+	}
+	peers := map[string]bool{}
+	for _, c := range srv.Conns() {
+		peers[c.Peer.Addr().String()] = true
+	}
+	if !peers["127.0.0.2"] || !peers["127.0.0.3"] || srv.MaxConcurrent() != 1 {
+		t.Errorf("server saw %v, max concurrent %d", peers, srv.MaxConcurrent())
+	}
+	if q := dnsSrv.Queries.Load() - before; q > 3 { // MX, A, AAAA of mx.dual.test
+		t.Errorf("%d DNS queries: the domain must be resolved once, not once per source", q)
 	}
 }

@@ -114,7 +114,23 @@ const noteNoData = "no DATA is sent: rejections that happen after DATA (content 
 // every MX. It always returns a complete result: when ctx is cancelled,
 // probes that did not finish are marked not_done.
 func Run(ctx context.Context, domains []string, opts Options) *Result {
+	return RunFrom(ctx, domains, nil, opts)
+}
+
+// RunFrom is Run with every address probed once from each of sources (local
+// addresses to bind, e.g. the local addresses of a CIDR being checked),
+// skipping addresses of the other family. Each domain is resolved once, and
+// the probes of one MX address from several sources still never overlap.
+// With no sources it probes from opts.SourceIP.
+func RunFrom(ctx context.Context, domains []string, sources []netip.Addr, opts Options) *Result {
 	opts = opts.withDefaults()
+	if len(sources) == 0 {
+		sources = []netip.Addr{opts.SourceIP}
+	}
+	resolveOpts := opts
+	if len(sources) > 1 {
+		resolveOpts.SourceIP = netip.Addr{} // families are filtered per source below
+	}
 	res := &Result{
 		HELO:    opts.HELO,
 		From:    opts.From,
@@ -132,7 +148,7 @@ func Run(ctx context.Context, domains []string, opts Options) *Result {
 	g.SetLimit(opts.Concurrency)
 	for i, d := range domains {
 		g.Go(func() error {
-			o := opts
+			o := resolveOpts
 			o.Rand = rand.New(rand.NewPCG(seeds[i], 0))
 			res.Domains[i] = ResolveDomain(ctx, d, o)
 			return nil
@@ -140,12 +156,35 @@ func Run(ctx context.Context, domains []string, opts Options) *Result {
 	}
 	g.Wait()
 
-	type job struct{ d, m, a int }
+	type job struct {
+		d, m, a int
+		src     netip.Addr
+	}
 	var jobs []job
 	for di := range res.Domains {
 		for mi := range res.Domains[di].MX {
-			for ai := range res.Domains[di].MX[mi].Addresses {
-				jobs = append(jobs, job{di, mi, ai})
+			mx := &res.Domains[di].MX[mi]
+			var probes []Probe
+			var srcs []netip.Addr
+			for _, p := range mx.Addresses {
+				ip, err := netip.ParseAddr(p.IP)
+				for _, src := range sources {
+					if err == nil && src.IsValid() && src.Unmap().Is4() != ip.Unmap().Is4() {
+						continue // a bound socket cannot reach the other family
+					}
+					if src.IsValid() {
+						p.SourceIP = src.Unmap().String()
+					}
+					probes = append(probes, p)
+					srcs = append(srcs, src)
+				}
+			}
+			if len(probes) == 0 && len(mx.Addresses) > 0 && mx.Error == "" {
+				mx.Error = "no address of the source addresses' family"
+			}
+			mx.Addresses = probes
+			for ai := range probes {
+				jobs = append(jobs, job{di, mi, ai, srcs[ai]})
 			}
 		}
 	}
@@ -168,8 +207,13 @@ func Run(ctx context.Context, domains []string, opts Options) *Result {
 				// RFC-friendly and realistic: several domains often share MX
 				// hosts; two simultaneous probes of one address look abusive.
 				if locks.lock(ctx, key) {
-					*p = ProbeAddress(ctx, mx.Host, ip, dom.Domain, opts)
+					o := opts
+					o.SourceIP = j.src
+					*p = ProbeAddress(ctx, mx.Host, ip, dom.Domain, o)
 					locks.unlock(key)
+					if p.SourceIP == "" && j.src.IsValid() {
+						p.SourceIP = j.src.Unmap().String() // failed before binding: say which source it was
+					}
 				}
 			}
 			pmu.Lock()

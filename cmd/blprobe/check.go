@@ -187,11 +187,11 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 	if !explicit {
 		for _, a := range checked {
 			if isLocal(a) {
-				sources = append(sources, a)
 				if len(sources) == maxSMTPSources {
 					r.Warnings = append(r.Warnings, fmt.Sprintf("SMTP ran from the first %d local addresses of the target only", maxSMTPSources))
 					break
 				}
+				sources = append(sources, a)
 			}
 		}
 	}
@@ -202,39 +202,13 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 			sources = []netip.Addr{{}} // the system picks the source address
 		}
 	}
-	var merged *smtpcheck.Result
-	for i, src := range sources {
-		if i > 0 && ctx.Err() != nil {
-			break // interrupted: the first run already reported every domain as not done
-		}
-		so := o
-		so.SourceIP = src
-		merged = mergeSMTP(merged, smtpcheck.Run(ctx, domains, so))
-	}
-	if !sourcesCovered(checked, merged) {
-		used := usedSources(merged)
+	res := smtpcheck.RunFrom(ctx, domains, sources, o)
+	if !sourcesCovered(checked, res) {
+		used := usedSources(res)
 		r.Warnings = append(r.Warnings, fmt.Sprintf("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine); behind NAT the MX may still see the checked address: compare the IP each MX echoed back",
 			orUnknown(used), joinAddrs(checked)))
 	}
-	return merged
-}
-
-func mergeSMTP(a, b *smtpcheck.Result) *smtpcheck.Result {
-	if a == nil {
-		return b
-	}
-	a.Domains = append(a.Domains, b.Domains...)
-	a.Port25Blocked = a.Port25Blocked && b.Port25Blocked
-	for _, n := range b.Notes {
-		dup := false
-		for _, m := range a.Notes {
-			dup = dup || m == n
-		}
-		if !dup {
-			a.Notes = append(a.Notes, n)
-		}
-	}
-	return a
+	return res
 }
 
 // usedSources lists the distinct source addresses the probes used.

@@ -254,7 +254,8 @@ func TestCheckPTRProblems(t *testing.T) {
 
 func TestCheckCIDRLocalAndNonLocal(t *testing.T) {
 	_, srv, args := checkLab(t, smtptest.Config{})
-	isLocal = func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.13") }
+	local := map[netip.Addr]bool{netip.MustParseAddr("127.0.0.13"): true, netip.MustParseAddr("127.0.0.14"): true}
+	isLocal = func(a netip.Addr) bool { return local[a] }
 	t.Cleanup(func() { isLocal = canBind })
 	r, res := jsonReport(t, append(args, "127.0.0.12/30")...)
 	if res.code != 0 {
@@ -266,9 +267,18 @@ func TestCheckCIDRLocalAndNonLocal(t *testing.T) {
 	if len(r.RDNS) != 4 {
 		t.Errorf("%d rdns entries", len(r.RDNS))
 	}
+	// SMTP ran only from the two local addresses: one domain, one MX
+	// address, one probe from each.
 	ps := probes(r)
-	if len(ps) != 1 || ps[0].SourceIP != "127.0.0.13" || srv.Conns()[0].Peer.Addr().String() != "127.0.0.13" {
-		t.Errorf("SMTP must run only from the local address 127.0.0.13: %+v", ps)
+	if len(r.SMTP.Domains) != 1 || len(ps) != 2 || ps[0].SourceIP != "127.0.0.13" || ps[1].SourceIP != "127.0.0.14" {
+		t.Fatalf("SMTP must run from the local addresses 127.0.0.13 and .14 only: %+v", ps)
+	}
+	peers := map[string]bool{}
+	for _, c := range srv.Conns() {
+		peers[c.Peer.Addr().String()] = true
+	}
+	if len(peers) != 2 || !peers["127.0.0.13"] || !peers["127.0.0.14"] {
+		t.Errorf("server saw %v", peers)
 	}
 }
 
