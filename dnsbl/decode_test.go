@@ -168,3 +168,21 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+func TestTXTText(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"Listed: see ", "https://x.test/?ip=192.0.2.1"}, "Listed: see https://x.test/?ip=192.0.2.1"},
+		{[]string{`say \"hi\" \\ ok`}, `say "hi" \ ok`},
+		{[]string{`\027[31mred`}, "\x1b[31mred"},
+		{[]string{`caf\195\169`}, "café"},
+		{[]string{`trailing\`}, `trailing\`},
+		{[]string{`\999x`}, "999x"},
+	} {
+		if got := txtText(tc.in); got != tc.want {
+			t.Errorf("txtText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -318,6 +318,35 @@ func failure(ctx context.Context, err error) (ErrorKind, bool) {
 	return ErrDNS, true
 }
 
+// txtText joins the character-strings of a TXT record and undoes the
+// presentation-format escapes miekg/dns applies (\DDD for non-printable
+// bytes, \" and \\), so the reason reads as the list wrote it; control
+// characters are removed afterwards by textsafe.Clean.
+func txtText(strs []string) string {
+	var b strings.Builder
+	for _, s := range strs {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c != '\\' || i+1 >= len(s) {
+				b.WriteByte(c)
+				continue
+			}
+			if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+				if v := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0'); v < 256 {
+					b.WriteByte(byte(v))
+					i += 3
+					continue
+				}
+			}
+			b.WriteByte(s[i+1])
+			i++
+		}
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 // maxReason bounds the TXT text kept per result.
 const maxReason = 512
 
@@ -357,7 +386,7 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 		if !ok {
 			continue
 		}
-		s := strings.Join(t.Txt, "")
+		s := txtText(t.Txt)
 		if size+len(s) > maxReason {
 			s = s[:maxReason-size]
 		}
