@@ -216,3 +216,16 @@ func TestPublicResolverWarning(t *testing.T) {
 		t.Errorf("exit %d stderr %q", res.code, res.stderr)
 	}
 }
+
+// The progress bar is drawn only on a terminal: never into pipes, files or
+// CI logs.
+func TestProgressOnlyOnTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if newProgress(f, "x") != nil || newProgress(&strings.Builder{}, "x") != nil {
+		t.Error("progress callback for a non-terminal")
+	}
+}
