@@ -229,3 +229,27 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 		t.Error("progress callback for a non-terminal")
 	}
 }
+
+// --catalog replaces the built-in catalogue: its default zones are used and
+// its code meanings and delist URL reach the report.
+func TestUserCatalog(t *testing.T) {
+	l := newLab(t)
+	cat := filepath.Join(t.TempDir(), "catalog.json")
+	os.WriteFile(cat, []byte(`[
+  {"zone": "zen.test", "name": "Office list", "kind": "ip4", "type": "block", "default": true,
+   "codes": {"127.0.0.2": "spam source", "127.0.0.4": "exploited host"}, "delist_url": "https://delist.zen.test/"},
+  {"zone": "clean.test", "name": "Opt-in list", "kind": "ip4", "type": "block", "default": false}
+]`), 0o644)
+	r, res := jsonReport(t, "dnsbl", "--resolver", l.resolver(), "--catalog", cat, "127.0.0.10")
+	if res.code != 1 || len(r.DNSBL.Results) != 1 {
+		t.Fatalf("exit %d results %+v", res.code, r.DNSBL.Results)
+	}
+	x := r.DNSBL.Results[0]
+	if x.Zone != "zen.test" || !slices.Equal(x.Meanings, []string{"spam source", "exploited host"}) || r.DNSBL.Zones[0].DelistURL != "https://delist.zen.test/" {
+		t.Errorf("result %+v zone %+v", x, r.DNSBL.Zones[0])
+	}
+	list := runCLI(t, "", "zones", "--catalog", cat, "--all")
+	if !strings.Contains(list.stdout, "Office list") || !strings.Contains(list.stdout, "Opt-in list") {
+		t.Errorf("zones --catalog:\n%s", list.stdout)
+	}
+}
