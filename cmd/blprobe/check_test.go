@@ -332,3 +332,22 @@ func TestCheckEveryPairReported(t *testing.T) {
 	}
 	_ = dnsbl.StatusClean
 }
+
+// A hostname target is checked through its addresses, and SMTP runs from
+// the one that is local.
+func TestCheckHostnameTarget(t *testing.T) {
+	l, srv, args := checkLab(t, smtptest.Config{})
+	l.ptr("127.0.0.20", "mail.probe.test", true)
+	r, res := jsonReport(t, append(args, "mail.probe.test")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d %v", res.code, r.Warnings)
+	}
+	for _, x := range r.DNSBL.Results {
+		if x.IP != "127.0.0.20" || x.Target != "mail.probe.test" {
+			t.Errorf("result %+v", x)
+		}
+	}
+	if c := srv.Conns(); len(c) != 1 || c[0].Peer.Addr().String() != "127.0.0.20" {
+		t.Errorf("SMTP peers %+v", c)
+	}
+}
