@@ -195,6 +195,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
+	client.Memo = true // one run asks once for names it needs repeatedly (PTR/HELO checks of a CIDR)
 	cm.dns = client
 	cm.resolvers = client.Servers
 	for _, s := range client.Servers {

@@ -51,6 +51,24 @@ type Client struct {
 	// so source ports keep changing.
 	mu   sync.Mutex
 	idle map[string][]*pooledConn
+
+	// Memo, when set, remembers the answers of the Lookup helpers (not of
+	// Exchange/Query) for the client's lifetime, so that a run asks once for
+	// a name it needs many times (e.g. the HELO name, checked against every
+	// address of a CIDR). Transport errors are not remembered.
+	Memo   bool
+	memoMu sync.Mutex
+	memo   map[memoKey]memoEntry
+}
+
+type memoKey struct {
+	name  string
+	qtype uint16
+}
+
+type memoEntry struct {
+	rrs []dns.RR
+	err error
 }
 
 type pooledConn struct {
@@ -326,6 +344,29 @@ func IsNXDomain(err error) bool {
 // lookup returns the answer RRs of type qtype, or an error for a transport
 // failure or a non-NOERROR rcode. NOERROR with no records gives (nil, nil).
 func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	key := memoKey{strings.ToLower(dns.Fqdn(name)), qtype}
+	if c.Memo {
+		c.memoMu.Lock()
+		e, ok := c.memo[key]
+		c.memoMu.Unlock()
+		if ok {
+			return e.rrs, e.err
+		}
+	}
+	rrs, err := c.lookupNoMemo(ctx, name, qtype)
+	var re *RcodeError
+	if c.Memo && (err == nil || errors.As(err, &re)) {
+		c.memoMu.Lock()
+		if c.memo == nil {
+			c.memo = map[memoKey]memoEntry{}
+		}
+		c.memo[key] = memoEntry{rrs, err}
+		c.memoMu.Unlock()
+	}
+	return rrs, err
+}
+
+func (c *Client) lookupNoMemo(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	resp, err := c.Query(ctx, name, qtype)
 	if err != nil {
 		return nil, err

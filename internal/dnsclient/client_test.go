@@ -216,3 +216,27 @@ func TestSocketDroppedAfterTimeout(t *testing.T) {
 		t.Errorf("after a timeout: %v, %v (a late reply must never answer another query)", addrs, err)
 	}
 }
+
+func TestMemo(t *testing.T) {
+	s := dnstest.Start(t, zone)
+	s.Handle("silent.test", dnstest.Drop())
+	c := newClient(t, s)
+	c.Memo = true
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if a, err := c.LookupAddrs(ctx, "A.test", true, false); err != nil || len(a) != 1 {
+			t.Fatal(a, err)
+		}
+		if _, err := c.LookupAddrs(ctx, "nx.test", true, false); !IsNXDomain(err) {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Queries.Load(); n != 2 {
+		t.Errorf("%d queries, want 2 (answers and NXDOMAIN remembered)", n)
+	}
+	c.LookupAddrs(ctx, "silent.test", true, false)
+	c.LookupAddrs(ctx, "silent.test", true, false)
+	if n := s.Queries.Load(); n != 2+2*2 { // timeouts are not remembered: 2 lookups x (1 + 1 retry)
+		t.Errorf("%d queries after timeouts, want 6", n)
+	}
+}
