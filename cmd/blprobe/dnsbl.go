@@ -42,6 +42,9 @@ func dnsblCommand(st *streams) *cli.Command {
 			if err != nil {
 				return &usageError{err}
 			}
+			if len(targets) == 0 {
+				return usagef("no target given: the arguments, stdin or @FILE held none (want IPv4/IPv6 addresses, CIDRs or hostnames, one a line)")
+			}
 			dc, err := newDNSBLRun(c, cm)
 			if err != nil {
 				return err
@@ -105,6 +108,9 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		z = strings.TrimSpace(z)
 		if z == "" {
 			return nil, usagef("empty --zone (want a DNS zone such as zen.spamhaus.org)")
+		}
+		if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
+			return nil, usagef("invalid --zone %q (want a DNS zone such as zen.spamhaus.org)", z)
 		}
 		names = append(names, z)
 	}

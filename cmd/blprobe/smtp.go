@@ -157,6 +157,9 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		}
 	}
 	helo := c.String("helo")
+	if helo != "" && !validHELO(helo) {
+		return o, usagef("invalid --helo %q (want this host's fully qualified name, or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1])", helo)
+	}
 	if helo == "" {
 		helo = defaultHELO()
 	} else if !strings.Contains(helo, ".") && !strings.HasPrefix(helo, "[") {
@@ -180,6 +183,16 @@ func defaultHELO() string {
 		return ""
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// validHELO accepts a domain name or an address literal (RFC 5321 §4.1.3).
+func validHELO(h string) bool {
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		lit := strings.TrimPrefix(h[1:len(h)-1], "IPv6:")
+		a, err := netip.ParseAddr(lit)
+		return err == nil && a.Zone() == "" && a.Is4() != strings.HasPrefix(h, "[IPv6:")
+	}
+	return validDomain(strings.ToLower(h))
 }
 
 func validMailbox(s string) bool {
