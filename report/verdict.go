@@ -89,6 +89,9 @@ func (r *Report) Problems() []Problem {
 			if d.Status == smtpcheck.DomainError {
 				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: mail hosts could not be resolved: %s", d.Domain, orDash(d.Error))})
 			}
+			if d.Status == smtpcheck.DomainOK && probeCount(d) == 0 {
+				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: no address of its MX hosts could be probed (see the MX errors)", d.Domain)})
+			}
 			for _, mx := range d.MX {
 				for _, p := range mx.Addresses {
 					where := probeName(mx.Host, p)
@@ -188,6 +191,14 @@ func (r *Report) Problems() []Problem {
 	}
 	out := append(rej, lst...)
 	return append(out, inc...)
+}
+
+func probeCount(d smtpcheck.Domain) int {
+	n := 0
+	for _, mx := range d.MX {
+		n += len(mx.Addresses)
+	}
+	return n
 }
 
 // finalizeWarnings are the non-verdict observations Finalize adds.

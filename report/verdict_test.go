@@ -44,6 +44,8 @@ func TestFinalize(t *testing.T) {
 		warn    string // a warning Finalize must add
 	}{
 		{name: "nothing", verdict: VerdictClean, exit: 0},
+		{name: "domain whose MX have no usable address", r: Report{SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "v6only.example", Status: smtpcheck.DomainOK,
+			MX: []smtpcheck.MX{{Host: "mx.v6only.example", Error: "MX host mx.v6only.example has no IPv4 address", Addresses: []smtpcheck.Probe{}}}}}}}, verdict: VerdictInconclusive, exit: 3, warn: "has no IPv4 address"},
 		{name: "all clean", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusClean, "")}},
 			SMTP: probeReport(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted))}, verdict: VerdictClean, exit: 0},
 		{name: "listed on block zone", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusListed, "")}}}, verdict: VerdictListed, exit: 1},
@@ -73,7 +75,10 @@ func TestFinalize(t *testing.T) {
 		{name: "null MX warns", r: Report{SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "null.example", Status: smtpcheck.DomainNullMX}}}},
 			verdict: VerdictClean, exit: 0, warn: "null.example publishes a null MX"},
 		{name: "MX without address warns", r: Report{SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: smtpcheck.DomainOK,
-			MX: []smtpcheck.MX{{Host: "mx.example.com", Error: "no address"}}}}}}, verdict: VerdictClean, exit: 0, warn: "MX mx.example.com of example.com was not probed: no address"},
+			MX: []smtpcheck.MX{{Host: "mx.example.com", Error: "no address"}}}}}}, verdict: VerdictInconclusive, exit: 3, warn: "MX mx.example.com of example.com was not probed: no address"},
+		{name: "one MX without address, another probed", r: Report{SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: smtpcheck.DomainOK,
+			MX: []smtpcheck.MX{{Host: "mx1.example.com", Error: "no address"}, {Host: "mx2.example.com", Addresses: []smtpcheck.Probe{probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted)}}}}}}},
+			verdict: VerdictClean, exit: 0, warn: "MX mx1.example.com of example.com was not probed: no address"},
 		{name: "interrupted clean", r: Report{Interrupted: true}, verdict: VerdictInconclusive, exit: 3},
 		{name: "interrupted listed keeps verdict, exit 3", r: Report{Interrupted: true, DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusListed, "")}}}, verdict: VerdictListed, exit: 3},
 		{name: "interrupted rejected, exit 3", r: Report{Interrupted: true, SMTP: probeReport(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted))}, verdict: VerdictRejected, exit: 3},

@@ -123,6 +123,9 @@ func runCheck(c *cli.Context, cm *common) error {
 	if err != nil {
 		return planError(err)
 	}
+	if err := checkPairs(plan); err != nil {
+		return err
+	}
 	run := dc.checker.Run(ctx, plan)
 	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
 	checked := checkedAddrs(given, run.Results)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 
@@ -55,6 +56,9 @@ func dnsblCommand(st *streams) *cli.Command {
 			plan, err := dc.checker.Plan(c.Context, targets, dc.zones)
 			if err != nil {
 				return planError(err)
+			}
+			if err := checkPairs(plan); err != nil {
+				return err
 			}
 			r := cm.newReport(st.args, dc.key)
 			run := dc.checker.Run(c.Context, plan)
@@ -131,6 +135,20 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		return nil, &usageError{err}
 	}
 	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
+}
+
+// checkPairs refuses a run in which no selected zone applies to any target
+// (e.g. only domain lists for IP addresses): it would check nothing and
+// report "clean".
+func checkPairs(plan *dnsbl.Plan) error {
+	if plan.Pairs() > 0 {
+		return nil
+	}
+	var names []string
+	for _, z := range plan.Zones() {
+		names = append(names, fmt.Sprintf("%s (%s)", z.Zone, z.Kind))
+	}
+	return usagef("none of the selected zones applies to these targets: %s; IP zones take addresses, domain zones take hostnames", strings.Join(names, ", "))
 }
 
 // planError maps target problems (bad hostname, too many addresses) to exit 2

@@ -48,6 +48,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad zone chars", []string{"dnsbl", "--resolver", r, "--zone", "zen test", "192.0.2.1"}, "zen test"},
 		{"smtp bad helo", []string{"smtp", "--resolver", r, "--helo", "a b", "example.test"}, "--helo"},
 		{"smtp bad helo literal", []string{"smtp", "--resolver", r, "--helo", "[IPv6:192.0.2.1]", "example.test"}, "--helo"},
+		{"no applicable zone", []string{"dnsbl", "--resolver", r, "--zone", "dbl.spamhaus.org", "192.0.2.1"}, "none of the selected zones"},
 		{"smtp -4 -6", []string{"smtp", "--resolver", r, "-4", "-6", "example.test"}, "-4 and -6"},
 		{"check two targets", []string{"check", "--resolver", r, "192.0.2.1", "192.0.2.2"}, "one target"},
 		{"check bad target", []string{"check", "--resolver", r, "not_a host!"}, "not_a host!"},
