@@ -9,7 +9,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnstest"
 	"github.com/blprobe/blprobe/internal/smtptest"
 	"github.com/blprobe/blprobe/report"
@@ -295,17 +294,18 @@ func TestCheckNonLocalIP(t *testing.T) {
 }
 
 func TestCheckAuto(t *testing.T) {
-	l, _, args := checkLab(t, smtptest.Config{})
+	_, _, args := checkLab(t, smtptest.Config{})
 	o, g := fakeEgress(t, false, ""), fakeEgress(t, true, "")
 	r, res := jsonReport(t, append(args, "-4", "--egress-server", "opendns="+o, "--egress-server", "google="+g)...)
+	if res.code != 0 {
+		t.Errorf("exit %d: %v", res.code, r.Warnings)
+	}
 	if r.Egress == nil || r.Egress.IPv4.IP != "127.0.0.1" || !r.Egress.IPSource {
 		t.Fatalf("egress %+v", r.Egress)
 	}
 	if len(r.DNSBL.Results) != 2 || r.DNSBL.Results[0].IP != "127.0.0.1" {
 		t.Errorf("dnsbl %+v", r.DNSBL.Results)
 	}
-	_ = res
-	_ = l
 	// The sources disagree and no IP is given: say so, exit 3, nothing checked.
 	bad := fakeEgress(t, true, "198.51.100.7")
 	r, res = jsonReport(t, append(args, "-4", "--egress-server", "opendns="+o, "--egress-server", "google="+bad)...)
@@ -330,7 +330,6 @@ func TestCheckEveryPairReported(t *testing.T) {
 			}
 		}
 	}
-	_ = dnsbl.StatusClean
 }
 
 // A hostname target is checked through its addresses, and SMTP runs from

@@ -153,9 +153,8 @@ func TestDNSBLTargetsFromStdinAndFile(t *testing.T) {
 	if err := report.Validate([]byte(res.stdout)); err != nil {
 		t.Fatal(err, res.stderr)
 	}
-	n := strings.Count(res.stdout, `"zone": "zen.test",`+"\n"+`      "query"`)
-	if res.code != 1 || !strings.Contains(res.stdout, "127.0.0.30") || !strings.Contains(res.stdout, "127.0.0.20") {
-		t.Errorf("exit %d, n %d: %s", res.code, n, res.stderr)
+	if res.code != 1 {
+		t.Errorf("exit %d (127.0.0.10 is listed): %s", res.code, res.stderr)
 	}
 	var count int
 	for _, ip := range []string{"127.0.0.10", "127.0.0.20", "127.0.0.30"} {
