@@ -17,11 +17,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Exchanger sends one DNS query; *dnsclient.Client satisfies it. Timeouts,
-// retries and the TCP retry on truncation are its job.
-type Exchanger interface {
-	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
-}
+// Exchanger sends one DNS query; it is the lookup layer's interface
+// (*dnsclient.Client implements it).
+type Exchanger = dnsclient.Exchanger
 
 // Defaults of Options.
 const (

@@ -220,6 +220,7 @@ func (cm *common) newReport(args []string, secrets ...string) *report.Report {
 // finish stamps, decides and writes the report and returns the exit code.
 // analyze, if not nil, runs after the verdict is known (correlation).
 func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
+	cm.dns.Close() // every query is done: release the pooled sockets
 	if ctx.Err() != nil {
 		r.Interrupted = true
 	}

@@ -261,6 +261,7 @@ func ask(ctx context.Context, o Options, s Source, v6 bool) report.EgressAnswer 
 		timeout = DefaultTimeout
 	}
 	c := &dnsclient.Client{Servers: []string{server}, Timeout: timeout, Retries: max(o.Retries, 0)}
+	defer c.Close() // this client lives for one question: release its socket
 	if o.SourceIP.IsValid() && o.SourceIP.Unmap().Is6() == v6 {
 		c.LocalAddr = o.SourceIP.Unmap()
 	}
