@@ -10,9 +10,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/egress"
 	"github.com/blprobe/blprobe/internal/correlate"
-	"github.com/blprobe/blprobe/internal/egress"
-	"github.com/blprobe/blprobe/internal/rdns"
+	"github.com/blprobe/blprobe/rdns"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/blprobe/blprobe/internal/egress"
+	"github.com/blprobe/blprobe/egress"
 	"github.com/blprobe/blprobe/report"
 )
 
