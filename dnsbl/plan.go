@@ -40,6 +40,20 @@ type source struct {
 // Addresses is the number of distinct IPv4 addresses and IPv6 units to check.
 func (p *Plan) Addresses() int { return p.n4 + p.n6 }
 
+// Addrs returns the distinct addresses the plan checks, in target order:
+// every address of an IPv4 CIDR, the network address of each /64 of an
+// IPv6 prefix, the addresses of hostname targets.
+func (p *Plan) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, p.Addresses())
+	p.walk(func(_ *source, a netip.Addr, host string) bool {
+		if host == "" {
+			out = append(out, a)
+		}
+		return true
+	})
+	return out
+}
+
 // Domains is the number of distinct hostnames checked against domain zones.
 func (p *Plan) Domains() int { return p.nd }
 

@@ -1,32 +1,18 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"net/netip"
+	"errors"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/egress"
-	"github.com/blprobe/blprobe/internal/correlate"
-	"github.com/blprobe/blprobe/rdns"
-	"github.com/blprobe/blprobe/report"
-	"github.com/blprobe/blprobe/smtpcheck"
 )
 
 // isLocal reports whether the SMTP part can run from a; tests replace it to
 // model a CIDR that is only partly local.
-var isLocal = canBind
-
-// maxRDNS caps the reverse-DNS checks of a large CIDR.
-const maxRDNS = 256
-
-// maxSMTPSources caps how many local addresses of a CIDR the SMTP part runs
-// from: each one repeats every probe.
-const maxSMTPSources = 16
+var isLocal = check.CanBind
 
 func checkCommand(st *streams) *cli.Command {
 	flags := append(commonFlags(), dnsblFlags()...)
@@ -59,208 +45,53 @@ func runCheck(c *cli.Context, cm *common) error {
 		return usagef("check takes one target (IP, CIDR, hostname or auto), got %d: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
 	}
 	target := strings.TrimSpace(c.Args().First())
-	if target == "" {
-		target = "auto"
+	var o check.Options
+	if target != "" && target != "auto" {
+		t, err := dnsbl.ParseTarget(target)
+		if err != nil {
+			return &usageError{err}
+		}
+		o.Targets = []dnsbl.Target{t}
 	}
-	var domains []string
 	if to := c.StringSlice("to"); len(to) > 0 {
 		d, err := parseDomains(to)
 		if err != nil {
 			return err
 		}
-		domains = d
-	}
-	var given []dnsbl.Target
-	if target != "auto" {
-		t, err := dnsbl.ParseTarget(target)
-		if err != nil {
-			return &usageError{err}
-		}
-		given = []dnsbl.Target{t}
+		o.Domains = d
 	}
 	dc, err := newDNSBLRun(c, cm)
 	if err != nil {
 		return err
 	}
-	var sopts smtpcheck.Options
-	if len(domains) > 0 {
-		if sopts, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+	if len(o.Domains) > 0 {
+		if o.SMTP, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
 			return err
 		}
 	}
-	eopts, err := egressOptions(c, cm)
-	if err != nil {
+	if o.Egress, err = egressOptions(c, cm); err != nil {
 		return err
 	}
 	if err := cm.checkOutput(); err != nil {
 		return err
 	}
-
-	r := cm.newReport(cm.st.args, dc.key)
-	if len(domains) == 0 {
-		r.Warnings = append(r.Warnings, "no --to domain given: the SMTP confirmation was skipped")
+	o.Resolver, o.DNSBL, o.Zones, o.Catalog = cm.dns, dc.checker, dc.zones, dc.catalog
+	o.IsLocal = isLocal
+	o.Report = cm.newReport(cm.st.args, dc.key)
+	r, err := check.Run(ctx, o)
+	var ie *check.InputError
+	switch {
+	case errors.As(err, &ie):
+		return &usageError{err}
+	case err != nil:
+		return &failure{err}
 	}
-
-	// 1. Which IP.
-	if target == "auto" {
-		r.Warnings = append(r.Warnings, egressWarnings(eopts)...)
-		r.Egress = egress.Detect(ctx, eopts)
-		r.Egress.IPSource = true
-		for _, ip := range egressIPs(r.Egress) {
-			t, err := dnsbl.ParseTarget(ip)
-			if err == nil {
-				given = append(given, t)
-			}
-		}
-		if len(given) == 0 {
-			r.Warnings = append(r.Warnings, "could not determine the egress IP (the sources disagree or none answered): give the IP to check as an argument")
-			return cm.finish(ctx, r, nil)
-		}
-	}
-
-	// 2. DNSBLs.
-	plan, err := dc.checker.Plan(ctx, given, dc.zones)
-	if err != nil {
-		return planError(err)
-	}
-	if err := checkPairs(plan); err != nil {
+	cm.dns.Close()
+	if err := cm.write(r); err != nil {
 		return err
 	}
-	run := dc.checker.Run(ctx, plan)
-	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
-	checked := checkedAddrs(given, run.Results)
-
-	// 3. Reverse DNS and HELO readiness.
-	rd := checked
-	if len(rd) > maxRDNS {
-		rd = rd[:maxRDNS]
-		r.Warnings = append(r.Warnings, fmt.Sprintf("reverse DNS was checked for the first %d of %d addresses only", maxRDNS, len(checked)))
+	if r.ExitCode == 0 {
+		return nil
 	}
-	r.RDNS = checkRDNS(ctx, cm, rd, sopts.HELO)
-
-	// 4. SMTP from the checked IP when it is local.
-	if len(domains) > 0 {
-		r.SMTP = runSMTPFrom(ctx, cm, r, domains, sopts, checked, c.IsSet("source-ip"))
-	}
-	return cm.finish(ctx, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, checked) })
-}
-
-// checkedAddrs lists the distinct addresses that were checked, in order: the
-// addresses given directly, then those the DNSBL results name.
-func checkedAddrs(given []dnsbl.Target, results []dnsbl.Result) []netip.Addr {
-	seen := map[netip.Addr]bool{}
-	var out []netip.Addr
-	add := func(a netip.Addr) {
-		if a.IsValid() && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
-		}
-	}
-	for _, t := range given {
-		add(t.Addr)
-	}
-	for _, res := range results {
-		if a, err := netip.ParseAddr(res.IP); err == nil {
-			add(a)
-		}
-	}
-	return out
-}
-
-// checkRDNS runs the PTR/FCrDNS/HELO checks for every checked address.
-func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) []report.RDNS {
-	out := make([]report.RDNS, len(ips))
-	g := new(errgroup.Group)
-	g.SetLimit(16)
-	for i, ip := range ips {
-		g.Go(func() error {
-			out[i] = rdns.Check(ctx, cm.dns, ip, helo)
-			return nil
-		})
-	}
-	g.Wait()
-	return out
-}
-
-// runSMTPFrom runs the SMTP part from every local checked address (at most
-// maxSMTPSources), or from the explicit --source-ip, or — when no checked
-// address is local — from this machine's default address, saying so.
-func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []string, o smtpcheck.Options, checked []netip.Addr, explicit bool) *smtpcheck.Result {
-	var sources []netip.Addr
-	if !explicit {
-		for _, a := range checked {
-			if isLocal(a) {
-				if len(sources) == maxSMTPSources {
-					r.Warnings = append(r.Warnings, fmt.Sprintf("SMTP ran from the first %d local addresses of the target only", maxSMTPSources))
-					break
-				}
-				sources = append(sources, a)
-			}
-		}
-	}
-	if len(sources) == 0 {
-		if explicit && o.SourceIP.IsValid() {
-			sources = []netip.Addr{o.SourceIP}
-		} else {
-			sources = []netip.Addr{{}} // the system picks the source address
-		}
-	}
-	res := smtpcheck.RunFrom(ctx, domains, sources, o)
-	if !sourcesCovered(checked, res) {
-		used := usedSources(res)
-		r.Warnings = append(r.Warnings, fmt.Sprintf("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine); behind NAT the MX may still see the checked address: compare the IP each MX echoed back",
-			orUnknown(used), joinAddrs(checked)))
-	}
-	return res
-}
-
-// usedSources lists the distinct source addresses the probes used.
-func usedSources(res *smtpcheck.Result) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, d := range res.Domains {
-		for _, mx := range d.MX {
-			for _, p := range mx.Addresses {
-				if p.SourceIP != "" && !seen[p.SourceIP] {
-					seen[p.SourceIP] = true
-					out = append(out, p.SourceIP)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// sourcesCovered reports whether every probe that connected used one of the
-// checked addresses.
-func sourcesCovered(checked []netip.Addr, res *smtpcheck.Result) bool {
-	set := map[string]bool{}
-	for _, a := range checked {
-		set[a.String()] = true
-	}
-	for _, s := range usedSources(res) {
-		if !set[s] {
-			return false
-		}
-	}
-	return true
-}
-
-func orUnknown(s []string) string {
-	if len(s) == 0 {
-		return "this machine's default address"
-	}
-	return strings.Join(s, ", ")
-}
-
-func joinAddrs(a []netip.Addr) string {
-	var s []string
-	for i, x := range a {
-		if i == 5 {
-			s = append(s, fmt.Sprintf("… (%d in all)", len(a)))
-			break
-		}
-		s = append(s, x.String())
-	}
-	return strings.Join(s, ", ")
+	return exitCode(r.ExitCode)
 }

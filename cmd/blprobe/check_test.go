@@ -306,11 +306,15 @@ func TestCheckAuto(t *testing.T) {
 	if len(r.DNSBL.Results) != 2 || r.DNSBL.Results[0].IP != "127.0.0.1" {
 		t.Errorf("dnsbl %+v", r.DNSBL.Results)
 	}
-	// The sources disagree and no IP is given: say so, exit 3, nothing checked.
+	// The sources disagree and no IP is given: the MX's EHLO echo decides
+	// the IP, the run says so and stays inconclusive (egress failed).
 	bad := fakeEgress(t, true, "198.51.100.7")
 	r, res = jsonReport(t, append(args, "-4", "--egress-server", "opendns="+o, "--egress-server", "google="+bad)...)
-	if res.code != 3 || r.DNSBL != nil || r.SMTP != nil {
+	if res.code != 3 || r.DNSBL == nil || len(r.DNSBL.Results) != 2 || r.DNSBL.Results[0].IP != "127.0.0.1" || r.SMTP == nil {
 		t.Errorf("disagree: exit %d dnsbl %v smtp %v", res.code, r.DNSBL, r.SMTP)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "sources disagree") || !strings.Contains(strings.Join(r.Warnings, "\n"), "mx.example.test") {
+		t.Errorf("disagree: warnings %q do not say why and which MX echoed", r.Warnings)
 	}
 }
 

@@ -1,0 +1,95 @@
+// PTR problems vs reverse-DNS rejections.
+
+package check
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+// ptrIssue describes what is wrong with an rDNS entry ("" when fine or unknown).
+func ptrIssue(d report.RDNS) string {
+	switch {
+	case d.Error != "" && len(d.PTR) == 0:
+		return ""
+	case len(d.PTR) == 0:
+		return "no PTR record"
+	case !d.ForwardConfirmed && d.Error == "":
+		return fmt.Sprintf("PTR %s is not forward-confirmed", strings.Join(d.PTR, ", "))
+	case d.Generic:
+		return fmt.Sprintf("PTR looks generic (%s)", d.GenericWhy)
+	}
+	return ""
+}
+
+// ptr relates PTR problems to reverse-DNS rejections (FACTS §6: Gmail
+// 550-5.7.25, Postfix "cannot find your reverse hostname").
+func (a *analysis) ptr() {
+	var refs []probeRef
+	for _, pr := range a.probes {
+		if (pr.p.Status == smtpcheck.StatusRejected || pr.p.Status == smtpcheck.StatusTempfail) && rePTRRefusal(pr.p) {
+			refs = append(refs, pr)
+		}
+	}
+	issues := map[string]string{}
+	for _, d := range a.r.RDNS {
+		if is := ptrIssue(d); is != "" {
+			issues[d.IP] = is
+		}
+		if d.HELO != nil && d.HELO.Error == "" && d.HELO.FQDN && !d.HELO.ResolvesToIP {
+			a.step(fmt.Sprintf("use a HELO name that resolves to %s (and matches its PTR), not %s", d.IP, d.HELO.Name))
+		} else if d.HELO != nil && !d.HELO.FQDN && !strings.HasPrefix(d.HELO.Name, "[") {
+			a.step(fmt.Sprintf("use a fully qualified HELO name that resolves to %s, not %s", d.IP, d.HELO.Name))
+		}
+	}
+	for _, pr := range refs {
+		p := pr.p
+		target := a.target(p)
+		ev := map[string]string{"domain": pr.domain, "mx": pr.mx, "ip": p.IP, "reply": replyText(p), "echoed_ip": p.EchoedClientIP, "checked_ip": target}
+		who := fmt.Sprintf("%s %s %s for reverse DNS", mxLabel(pr), verb(p), stageWord(p.Stage))
+		if is, ok := issues[target]; ok {
+			ev["ptr_problem"] = is
+			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, and the rDNS check agrees: %s has %s", who, target, is), ev)
+			continue
+		}
+		checkedOK := false
+		for _, d := range a.r.RDNS {
+			checkedOK = checkedOK || (d.IP == target && d.Error == "")
+		}
+		if checkedOK {
+			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, yet the rDNS check of %s found no problem: the MX may see another address, or a DNS change has not reached its cache", who, target), ev)
+		} else {
+			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s; the rDNS of %s was not checked or could not be", who, target), ev)
+		}
+	}
+	ips := make([]string, 0, len(issues))
+	for ip := range issues {
+		ips = append(ips, ip)
+	}
+	sort.Strings(ips)
+	for _, ip := range ips {
+		if len(refs) == 0 {
+			a.add(KindPTRRejection, SevWarning,
+				fmt.Sprintf("%s: %s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", ip, issues[ip]),
+				map[string]string{"checked_ip": ip, "ptr_problem": issues[ip]})
+		}
+		a.step(fmt.Sprintf("set a PTR for %s at your ISP/hosting provider: e.g. %s, and make that name resolve to %s", ip, a.exampleName(ip), ip))
+	}
+}
+
+// exampleName proposes a PTR name: the HELO name if it is a real FQDN, else mail.example.com.
+func (a *analysis) exampleName(ip string) string {
+	for _, d := range a.r.RDNS {
+		if d.IP == ip && d.HELO != nil && d.HELO.FQDN {
+			return d.HELO.Name
+		}
+	}
+	if a.r.SMTP != nil && strings.Count(a.r.SMTP.HELO, ".") >= 1 && !strings.HasPrefix(a.r.SMTP.HELO, "[") {
+		return a.r.SMTP.HELO
+	}
+	return "mail.example.com"
+}
