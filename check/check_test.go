@@ -24,9 +24,8 @@ import (
 // world is a loopback lab: one DNS server with two test DNSBL zones, MX and
 // PTR records, and scripted SMTP servers.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	dns *dnstest.Server
-	cl  *dnsclient.Client
 }
 
 func listedRR(addr, zone string, codes ...string) string {
@@ -38,7 +37,7 @@ func listedRR(addr, zone string, codes ...string) string {
 	return b.String()
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	zone := ""
 	for _, z := range []string{"zen.test", "clean.test"} {
@@ -46,8 +45,6 @@ func newWorld(t *testing.T) *world {
 	}
 	zone += listedRR("127.0.0.10", "zen.test", "127.0.0.2")
 	w := &world{t: t, dns: dnstest.Start(t, zone)}
-	w.cl = &dnsclient.Client{Servers: []string{w.dns.Addr}, Timeout: 500 * time.Millisecond, Memo: true}
-	t.Cleanup(w.cl.Close)
 	return w
 }
 
@@ -64,15 +61,18 @@ func (w *world) ptr(ip, name string) {
 	w.dns.AddZone(w.t, fmt.Sprintf("%s 60 IN PTR %s.\n%s. 60 IN A %s\n", rev, name, name, ip))
 }
 
+// options configures a run over a new DNS client (nothing memoized).
 func (w *world) options(port int, domains ...string) Options {
-	chk, err := dnsbl.New(dnsbl.Options{Resolver: w.cl})
+	cl := &dnsclient.Client{Servers: []string{w.dns.Addr}, Timeout: 500 * time.Millisecond, Memo: true}
+	w.t.Cleanup(cl.Close)
+	chk, err := dnsbl.New(dnsbl.Options{Resolver: cl})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	cat := dnsbl.Builtin()
 	return Options{
 		Domains:  domains,
-		Resolver: w.cl,
+		Resolver: cl,
 		DNSBL:    chk,
 		Zones:    dnsbl.Select(cat, []string{"zen.test", "clean.test"}),
 		Catalog:  cat,
