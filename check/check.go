@@ -24,6 +24,7 @@ import (
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/egress"
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/rdns"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
@@ -71,8 +72,10 @@ type Options struct {
 	// IsLocal reports whether SMTP can run from an address; nil is
 	// CanBind.
 	IsLocal func(netip.Addr) bool
-	// Logger receives debug logs, one child logger per unit of work; nil
-	// logs nothing.
+	// Logger receives the progress of the parts (info) and each DNS
+	// exchange and SMTP step (debug), through one child logger per unit of
+	// work (zone, MX address, rDNS address, egress source); nil uses the
+	// logger the context carries, if any.
 	Logger *slog.Logger
 }
 
@@ -113,9 +116,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.IsLocal == nil {
 		o.IsLocal = CanBind
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
 	return o, nil
 }
 
@@ -145,6 +145,10 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Logger != nil {
+		ctx = logctx.With(ctx, o.Logger)
+	}
+	o.Logger = logctx.From(ctx)
 	r := o.Report
 	if r == nil {
 		r = report.New(report.Tool{Name: "blprobe"}, nil)
@@ -180,6 +184,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		return nil, err
 	}
 	checked := checkedAddrs(targets, plan)
+	o.Logger.Info("checking", "addresses", len(checked), "pairs", plan.Pairs(), "domains", len(o.Domains))
 
 	// 3. DNSBL, reverse DNS and SMTP side by side.
 	var wg sync.WaitGroup
@@ -189,13 +194,13 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		defer wg.Done()
 		start := time.Now()
 		dr = o.DNSBL.Run(ctx, plan)
-		o.Logger.Debug("dnsbl part done", "pairs", plan.Pairs(), "elapsed", time.Since(start))
+		o.Logger.Info("dnsbl part done", "pairs", plan.Pairs(), "elapsed", time.Since(start))
 	}()
 	go func() {
 		defer wg.Done()
 		start := time.Now()
 		x.rdns(ctx, checked)
-		o.Logger.Debug("rdns part done", "addresses", len(r.RDNS), "elapsed", time.Since(start))
+		o.Logger.Info("rdns part done", "addresses", len(r.RDNS), "elapsed", time.Since(start))
 	}()
 	if len(o.Domains) > 0 && !smtpDone {
 		wg.Add(1)
@@ -206,7 +211,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 			x.mu.Lock()
 			r.SMTP = res
 			x.mu.Unlock()
-			o.Logger.Debug("smtp part done", "domains", len(o.Domains), "elapsed", time.Since(start))
+			o.Logger.Info("smtp part done", "domains", len(o.Domains), "elapsed", time.Since(start))
 		}()
 	}
 	wg.Wait()

@@ -62,7 +62,7 @@ func (x *run) egressTargets(ctx context.Context) (targets []dnsbl.Target, echo *
 		return targets, nil, true
 	}
 	why := egressFailure(r.Egress)
-	o.Logger.Debug("egress detection failed", "why", why)
+	o.Logger.Info("egress detection failed", "why", why)
 	if len(o.Domains) == 0 || ctx.Err() != nil {
 		x.warn("could not determine the egress IP (%s): give the IP to check as an argument, or --to DOMAIN to learn it from the MXs' EHLO replies", why)
 		return nil, nil, false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
@@ -284,6 +285,7 @@ func (c *Checker) exchange(ctx context.Context, z *zoneRT, name string, qtype ui
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
+	ctx = logctx.Unit(ctx, "zone", z.z.Zone) // one logger per zone (no cost unless debugging)
 	start := time.Now()
 	resp, err := c.opts.Resolver.Exchange(ctx, m)
 	rtt := time.Since(start)

@@ -27,6 +27,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
 )
 
@@ -242,6 +243,7 @@ func ask(ctx context.Context, o Options, s Source, v6 bool) Answer {
 	if v6 {
 		fam = FamilyIPv6
 	}
+	ctx = logctx.Unit(ctx, "egress_source", s.Name, "family", fam)
 	ans := Answer{Source: s.Name, Server: s.Server, Family: fam}
 	q, err := queryFor(s.Name, v6)
 	if err != nil {

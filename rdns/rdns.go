@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
 )
 
@@ -28,6 +29,7 @@ const maxPTR = 8
 func Check(ctx context.Context, ex dnsclient.Exchanger, ip netip.Addr, helo string) Result {
 	c := dnsclient.Resolve(ex)
 	ip = ip.Unmap()
+	ctx = logctx.Unit(ctx, "rdns", ip.String())
 	r := Result{IP: ip.String(), PTR: []string{}, Problems: []string{}}
 	if !ip.IsValid() {
 		r.Error = "invalid IP address"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -154,7 +155,9 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
 		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts; log the progress of each part on stderr"},
+		&cli.BoolFlag{Name: "debug", EnvVars: []string{"BLPROBE_DEBUG"}, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Value: "text", Usage: "format of the -v/--debug log: text or json"},
 	}
 }
 
@@ -168,6 +171,8 @@ type common struct {
 	verbose   bool
 	warnings  []string
 	resolvers []string
+	secrets   []string     // redacted from the log too
+	logger    *slog.Logger // nil without -v/--debug
 }
 
 func parseCommon(c *cli.Context, st *streams) (*common, error) {
@@ -205,12 +210,19 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
 		}
 	}
+	switch c.String("log-format") {
+	case "text", "json":
+	default:
+		return nil, usagef("invalid --log-format %q (accepted: text, json)", c.String("log-format"))
+	}
+	cm.logger = newLogger(st.stderr, cm.verbose, c.Bool("debug"), c.String("log-format"), func() []string { return cm.secrets })
 	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
 }
 
 // newReport starts a report for this command line; secrets are redacted.
 func (cm *common) newReport(args []string, secrets ...string) *report.Report {
+	cm.secrets = append(cm.secrets, secrets...)
 	r := report.New(report.Tool{Name: "blprobe", Version: toolVersion()}, args, secrets...)
 	r.Resolvers = cm.resolvers
 	r.Warnings = append(r.Warnings, cm.warnings...)

@@ -40,7 +40,7 @@ func checkCommand(st *streams) *cli.Command {
 }
 
 func runCheck(c *cli.Context, cm *common) error {
-	ctx := c.Context
+	ctx := cm.context(c.Context)
 	if c.NArg() > 1 {
 		return usagef("check takes one target (IP, CIDR, hostname or auto), got %d: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
 	}

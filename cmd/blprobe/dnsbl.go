@@ -53,7 +53,7 @@ func dnsblCommand(st *streams) *cli.Command {
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
-			plan, err := dc.checker.Plan(c.Context, targets, dc.zones)
+			plan, err := dc.checker.Plan(cm.context(c.Context), targets, dc.zones)
 			if err != nil {
 				return planError(err)
 			}
@@ -61,7 +61,7 @@ func dnsblCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args, dc.key)
-			run := dc.checker.Run(c.Context, plan)
+			run := dc.checker.Run(cm.context(c.Context), plan)
 			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
 			return cm.finish(c.Context, r, nil)
 		},
@@ -123,6 +123,7 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		return nil, usagef("no zone selected: the catalogue has no default zone; give --zone")
 	}
 	key := c.String("dqs-key")
+	cm.secrets = append(cm.secrets, key)
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.dns,
 		Concurrency:  c.Int("concurrency"),

@@ -39,7 +39,7 @@ func egressCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args)
 			r.Warnings = append(r.Warnings, egressWarnings(opts)...)
-			r.Egress = egress.Detect(c.Context, opts)
+			r.Egress = egress.Detect(cm.context(c.Context), opts)
 			r.Egress.IPSource = true // the answer is the point of this command
 			return cm.finish(c.Context, r, nil)
 		},

@@ -58,7 +58,7 @@ func smtpCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args)
-			r.SMTP = smtpcheck.Run(c.Context, domains, opts)
+			r.SMTP = smtpcheck.Run(cm.context(c.Context), domains, opts)
 			return cm.finish(c.Context, r, nil)
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/blprobe/blprobe/internal/logctx"
 )
 
 // Defaults used when a Client field is zero.
@@ -172,6 +175,39 @@ func SystemServers(path string) ([]string, error) {
 // Exchange sends m and returns the response (whatever its Rcode) or an
 // *Error when no server answered. The query ID is set here.
 func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	if !logctx.Enabled(ctx, slog.LevelDebug) {
+		return c.exchange(ctx, m)
+	}
+	start := time.Now()
+	resp, err := c.exchange(ctx, m)
+	rtt := time.Since(start)
+	var attrs []slog.Attr
+	if len(m.Question) > 0 {
+		q := m.Question[0]
+		attrs = append(attrs, slog.String("name", q.Name), slog.String("type", dns.TypeToString[q.Qtype]))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.String("rcode", dns.RcodeToString[resp.Rcode]), slog.Int("answers", len(resp.Answer)))
+		var rrs []string
+		for i, rr := range resp.Answer {
+			if i == 8 {
+				rrs = append(rrs, "…")
+				break
+			}
+			rrs = append(rrs, strings.ReplaceAll(rr.String(), "\t", " "))
+		}
+		if len(rrs) > 0 {
+			attrs = append(attrs, slog.Any("answer", rrs))
+		}
+	}
+	attrs = append(attrs, slog.Duration("rtt", rtt))
+	logctx.From(ctx).LogAttrs(ctx, slog.LevelDebug, "dns exchange", attrs...)
+	return resp, err
+}
+
+func (c *Client) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if len(c.Servers) == 0 {
 		return nil, errors.New("dns client has no servers")
 	}
