@@ -84,7 +84,7 @@ func (t *textWriter) table(indent string, header []string, rows [][]string) {
 	for _, row := range rows {
 		line(row)
 	}
-	tw.Flush()
+	_ = tw.Flush() // into a bytes.Buffer: cannot fail
 }
 
 func verdictColor(v Verdict) string {

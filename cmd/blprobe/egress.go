@@ -4,7 +4,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/egress"
-	"github.com/blprobe/blprobe/report"
 )
 
 func egressFlags() []cli.Flag {
@@ -80,15 +79,4 @@ func egressWarnings(o egress.Options) []string {
 		return []string{"only one egress source is asked: whether independent sources agree on the egress IP cannot be checked (give two or more --egress-server)"}
 	}
 	return nil
-}
-
-// egressIPs are the agreed egress addresses of a report section.
-func egressIPs(e *report.Egress) []string {
-	var out []string
-	for _, f := range []report.EgressFamily{e.IPv4, e.IPv6} {
-		if f.IP != "" && f.Agree {
-			out = append(out, f.IP)
-		}
-	}
-	return out
 }

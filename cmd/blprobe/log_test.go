@@ -66,6 +66,11 @@ func TestDebugLog(t *testing.T) {
 	if quiet := runCLI(t, "", args...); strings.Contains(quiet.stderr, "level=") {
 		t.Errorf("log without -v/--debug:\n%s", quiet.stderr)
 	}
+	// A failed connect is logged with its MX address too.
+	refused := runCLI(t, "", append(args[:len(args):len(args)], "--debug", "--port", freePort(t))...)
+	if !strings.Contains(refused.stderr, `msg="smtp connect" mx=mx.example.test`) || !strings.Contains(refused.stderr, "connection refused") {
+		t.Errorf("refused connect not logged:\n%s", refused.stderr)
+	}
 	if bad := runCLI(t, "", append(args, "--log-format", "xml")...); bad.code != 2 {
 		t.Errorf("--log-format xml: exit %d", bad.code)
 	}

@@ -35,6 +35,6 @@ func newProgress(w io.Writer, label string) func(done, total int) {
 				progressbar.OptionClearOnFinish(),
 			)
 		}
-		bar.Set(done)
+		_ = bar.Set(done) // a failed redraw of the bar is not worth stopping for
 	}
 }

@@ -259,7 +259,8 @@ func TestCloseReleasesPooledSockets(t *testing.T) {
 
 func TestResolveSharesClientResolver(t *testing.T) {
 	c := &Client{Servers: []string{"127.0.0.1:1"}, Memo: true}
-	if Resolve(c) != Resolve(c) || !Resolve(c).memo {
+	first, second := Resolve(c), Resolve(c)
+	if first != second || !first.memo {
 		t.Error("a Client must hand out one memoizing Resolver")
 	}
 	r := NewResolver(c, false)
