@@ -26,14 +26,35 @@ type Coverage struct {
 	IPv6 FamilyCoverage `json:"ipv6"`
 }
 
-// coverage computes the per-family coverage of results.
-func coverage(results []dnsbl.Result) *Coverage {
+// NewCoverage starts a coverage with the number of addresses (IPv6: /64
+// units) of each family a run planned to check, so that an address no zone
+// applied to, which has no result, still counts. [Report.Finalize] fills in
+// the zones.
+func NewCoverage(ipv4, ipv6 int) *Coverage {
+	return &Coverage{IPv4: FamilyCoverage{Addresses: ipv4}, IPv6: FamilyCoverage{Addresses: ipv6}}
+}
+
+// coverage computes the per-family coverage of d: the addresses of each
+// family (at least those of prior, the planned counts), the zones of the run
+// whose kind covers the family (ip4, ip6, ip4+ip6) and those that do not,
+// plus any zone a not_applicable result names.
+func coverage(d *DNSBL, prior *Coverage) *Coverage {
 	type fam struct {
 		addrs, applied, na map[string]bool
 	}
 	newFam := func() *fam { return &fam{map[string]bool{}, map[string]bool{}, map[string]bool{}} }
 	v4, v6 := newFam(), newFam()
-	for _, res := range results {
+	for _, z := range d.Zones {
+		switch z.Kind {
+		case dnsbl.KindIP4:
+			v4.applied[z.Zone], v6.na[z.Zone] = true, true
+		case dnsbl.KindIP6:
+			v6.applied[z.Zone], v4.na[z.Zone] = true, true
+		case dnsbl.KindIP46:
+			v4.applied[z.Zone], v6.applied[z.Zone] = true, true
+		}
+	}
+	for _, res := range d.Results {
 		a, err := netip.ParseAddr(res.IP)
 		if err != nil {
 			continue // a domain target
@@ -45,11 +66,12 @@ func coverage(results []dnsbl.Result) *Coverage {
 		f.addrs[a.Unmap().String()] = true
 		if res.Status == dnsbl.StatusError && res.ErrorKind == dnsbl.ErrNotApplicable {
 			f.na[res.Zone] = true
-		} else {
+			delete(f.applied, res.Zone)
+		} else if !f.na[res.Zone] {
 			f.applied[res.Zone] = true
 		}
 	}
-	out := func(f *fam) FamilyCoverage {
+	out := func(f *fam, planned int) FamilyCoverage {
 		na := []string{}
 		for z := range f.na {
 			if !f.applied[z] {
@@ -57,9 +79,17 @@ func coverage(results []dnsbl.Result) *Coverage {
 			}
 		}
 		sort.Strings(na)
-		return FamilyCoverage{Addresses: len(f.addrs), Zones: len(f.applied), NotApplicable: na}
+		n := len(f.addrs)
+		if planned > n {
+			n = planned
+		}
+		return FamilyCoverage{Addresses: n, Zones: len(f.applied), NotApplicable: na}
 	}
-	return &Coverage{IPv4: out(v4), IPv6: out(v6)}
+	var p4, p6 int
+	if prior != nil {
+		p4, p6 = prior.IPv4.Addresses, prior.IPv6.Addresses
+	}
+	return &Coverage{IPv4: out(v4, p4), IPv6: out(v6, p6)}
 }
 
 // coverageWarnings says, per family, when its addresses were checked against
@@ -77,8 +107,12 @@ func coverageWarnings(c *Coverage) []string {
 			continue
 		}
 		total := f.c.Zones + len(f.c.NotApplicable)
+		addrs := fmt.Sprintf("%d %s address", f.c.Addresses, f.name)
+		if f.c.Addresses != 1 {
+			addrs += "es"
+		}
 		ws = append(ws, fmt.Sprintf("%s %s checked against %d of the %d zones of this run: %s %s no %s data (not_applicable), so fewer lists cover %s",
-			plural(f.c.Addresses, f.name+" address"), wasWere(f.c.Addresses), f.c.Zones, total,
+			addrs, wasWere(f.c.Addresses), f.c.Zones, total,
 			strings.Join(f.c.NotApplicable, ", "), publish(len(f.c.NotApplicable)), f.name, itThem(f.c.Addresses)))
 	}
 	return ws

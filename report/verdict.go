@@ -61,7 +61,7 @@ func (r *Report) Finalize() {
 		r.Schema = SchemaV1
 	}
 	if r.DNSBL != nil {
-		r.DNSBL.Coverage = coverage(r.DNSBL.Results)
+		r.DNSBL.Coverage = coverage(r.DNSBL, r.DNSBL.Coverage)
 	}
 	problems := r.Problems()
 	r.Verdict = VerdictClean

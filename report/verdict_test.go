@@ -65,7 +65,7 @@ func TestFinalize(t *testing.T) {
 		{name: "hit on info zone never counts", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("info.example", dnsbl.StatusListed, "")}}}, verdict: VerdictClean, exit: 0},
 		{name: "dnsbl timeout", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusError, dnsbl.ErrTimeout)}}}, verdict: VerdictInconclusive, exit: 3},
 		{name: "dnsbl not_done", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusNotDone, "")}}}, verdict: VerdictInconclusive, exit: 3},
-		{name: "not applicable is not a failure", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusError, dnsbl.ErrNotApplicable)}}}, verdict: VerdictClean, exit: 0, warn: "1 IPv4 address was checked against 0 of the 1 zones of this run: zen.example publishes no IPv4 data"},
+		{name: "not applicable is not a failure", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{result("zen.example", dnsbl.StatusError, dnsbl.ErrNotApplicable)}}}, verdict: VerdictClean, exit: 0, warn: "1 IPv4 address was checked against 2 of the 3 zones of this run: zen.example publishes no IPv4 data"},
 		{name: "unhealthy zone", r: Report{DNSBL: &DNSBL{Zones: zones(zone("dead.example", dnsbl.TypeBlock, dnsbl.HealthUnhealthy))}}, verdict: VerdictInconclusive, exit: 3},
 		{name: "unknown zone health", r: Report{DNSBL: &DNSBL{Zones: zones(zone("wl.example", dnsbl.TypeAllow, dnsbl.HealthUnknown))}}, verdict: VerdictInconclusive, exit: 3},
 		{name: "listed beats inconclusive", r: Report{DNSBL: &DNSBL{Zones: append(healthy, zone("dead.example", dnsbl.TypeBlock, dnsbl.HealthUnhealthy)),
@@ -108,10 +108,14 @@ func TestFinalize(t *testing.T) {
 		{name: "PTR SERVFAIL", r: Report{RDNS: []RDNS{{IP: "192.0.2.99", Error: "PTR lookup of 99.2.0.192.in-addr.arpa: SERVFAIL"}}},
 			verdict: VerdictInconclusive, exit: 3, problem: "the reverse DNS of 192.0.2.99 could not be checked: PTR lookup of 99.2.0.192.in-addr.arpa: SERVFAIL"},
 		{name: "no PTR record is not an rDNS error", r: Report{RDNS: []RDNS{{IP: "192.0.2.99", Problems: []string{"no PTR record"}}}}, verdict: VerdictClean, exit: 0},
-		{name: "IPv6 address checked against fewer zones", r: Report{DNSBL: &DNSBL{Zones: healthy, Results: []dnsbl.Result{
-			{IP: "192.0.2.99", Zone: "zen.example", Status: dnsbl.StatusClean}, {IP: "192.0.2.99", Zone: "wl.example", Status: dnsbl.StatusClean},
-			{IP: "2001:db8::99", Zone: "zen.example", Status: dnsbl.StatusError, ErrorKind: dnsbl.ErrNotApplicable}, {IP: "2001:db8::99", Zone: "wl.example", Status: dnsbl.StatusClean}}}},
+		{name: "IPv6 address checked against fewer zones", r: Report{DNSBL: &DNSBL{
+			Zones: zones(zone("zen.example", dnsbl.TypeBlock, dnsbl.HealthHealthy), dnsbl.ZoneHealth{Zone: "both.example", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP46, Health: dnsbl.HealthHealthy}),
+			Results: []dnsbl.Result{{IP: "192.0.2.99", Zone: "zen.example", Status: dnsbl.StatusClean}, {IP: "192.0.2.99", Zone: "both.example", Status: dnsbl.StatusClean},
+				{IP: "2001:db8::99", Zone: "both.example", Status: dnsbl.StatusClean}}}},
 			verdict: VerdictClean, exit: 0, warn: "1 IPv6 address was checked against 1 of the 2 zones of this run: zen.example publishes no IPv6 data (not_applicable), so fewer lists cover it"},
+		{name: "planned IPv6 address that no zone applied to", r: Report{DNSBL: &DNSBL{Zones: zones(zone("zen.example", dnsbl.TypeBlock, dnsbl.HealthHealthy)),
+			Results: []dnsbl.Result{{IP: "192.0.2.99", Zone: "zen.example", Status: dnsbl.StatusClean}}, Coverage: NewCoverage(1, 1)}},
+			verdict: VerdictClean, exit: 0, warn: "1 IPv6 address was checked against 0 of the 1 zones of this run: zen.example publishes no IPv6 data"},
 		{name: "greylisted", r: Report{SMTP: probeReport(probe(smtpcheck.StatusTempfail, smtpcheck.ClassGreylisted))}, verdict: VerdictInconclusive, exit: 3},
 		{name: "tempfail", r: Report{SMTP: probeReport(probe(smtpcheck.StatusTempfail, smtpcheck.ClassTempfail))}, verdict: VerdictInconclusive, exit: 3},
 		{name: "connect timeout", r: Report{SMTP: probeReport(probe(smtpcheck.StatusError, smtpcheck.ClassConnectTimeout))}, verdict: VerdictInconclusive, exit: 3},
@@ -201,5 +205,22 @@ func TestUnknownProbeStatusIsInconclusive(t *testing.T) {
 	r.Finalize()
 	if r.Verdict != VerdictInconclusive || len(r.Problems()) != 1 || !strings.Contains(r.Problems()[0].Message, `ended with status "weird"`) {
 		t.Errorf("verdict %s problems %+v", r.Verdict, r.Problems())
+	}
+}
+
+func TestCoverage(t *testing.T) {
+	r := Report{DNSBL: &DNSBL{
+		Zones: zones(zone("a4.example", dnsbl.TypeBlock, dnsbl.HealthHealthy), dnsbl.ZoneHealth{Zone: "b46.example", Kind: dnsbl.KindIP46, Health: dnsbl.HealthHealthy},
+			dnsbl.ZoneHealth{Zone: "c6.example", Kind: dnsbl.KindIP6, Health: dnsbl.HealthHealthy}, dnsbl.ZoneHealth{Zone: "dom.example", Kind: dnsbl.KindDomain, Health: dnsbl.HealthHealthy}),
+		Results: []dnsbl.Result{{IP: "192.0.2.1", Zone: "a4.example", Status: dnsbl.StatusClean}, {IP: "192.0.2.2", Zone: "b46.example", Status: dnsbl.StatusClean},
+			{IP: "2001:db8::1", Zone: "c6.example", Status: dnsbl.StatusClean}, {IP: "mail.example", Zone: "dom.example", Status: dnsbl.StatusClean}}}}
+	r.Finalize()
+	c := r.DNSBL.Coverage
+	if c.IPv4.Addresses != 2 || c.IPv4.Zones != 2 || strings.Join(c.IPv4.NotApplicable, ",") != "c6.example" ||
+		c.IPv6.Addresses != 1 || c.IPv6.Zones != 2 || strings.Join(c.IPv6.NotApplicable, ",") != "a4.example" {
+		t.Errorf("coverage %+v", c)
+	}
+	if len(r.Warnings) != 2 || !strings.Contains(r.Warnings[0], "2 IPv4 addresses were checked against 2 of the 3 zones") {
+		t.Errorf("warnings %q", r.Warnings)
 	}
 }

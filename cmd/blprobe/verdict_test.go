@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,5 +163,40 @@ func TestSMTPBanner554(t *testing.T) {
 	// jsonReport validated the report: the schema rejects null lists.
 	if ps := probes(r); len(ps) != 1 || ps[0].Rcpts == nil || ps[0].Extensions == nil {
 		t.Errorf("probe lists must be [] in JSON: %+v", ps)
+	}
+}
+
+// TestDNSBLIPv6Coverage: an IPv6 address checked next to an IPv4 one against
+// a zone that publishes only IPv4 data is visible in dnsbl.coverage and in a
+// warning, also when no zone applies to it at all.
+func TestDNSBLIPv6Coverage(t *testing.T) {
+	l := newLab(t)
+	cat := filepath.Join(t.TempDir(), "catalog.json")
+	os.WriteFile(cat, []byte(`[
+  {"zone": "zen.test", "name": "v4 only", "kind": "ip4", "type": "block", "default": true},
+  {"zone": "clean.test", "name": "both", "kind": "ip4+ip6", "type": "block", "default": true}
+]`), 0o644)
+	r, res := jsonReport(t, "dnsbl", "--resolver", l.resolver(), "--catalog", cat, "127.0.0.20", "2001:db8::20")
+	if res.code != 0 {
+		t.Errorf("exit %d: %s", res.code, problemLines(r))
+	}
+	c := r.DNSBL.Coverage
+	if c == nil || c.IPv4.Addresses != 1 || c.IPv4.Zones != 2 || len(c.IPv4.NotApplicable) != 0 ||
+		c.IPv6.Addresses != 1 || c.IPv6.Zones != 1 || strings.Join(c.IPv6.NotApplicable, ",") != "zen.test" {
+		t.Errorf("coverage %+v", c)
+	}
+	want := "1 IPv6 address was checked against 1 of the 2 zones of this run: zen.test publishes no IPv6 data"
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), want) {
+		t.Errorf("warnings %q lack %q", r.Warnings, want)
+	}
+
+	// Only the IPv4-only zone: the IPv6 address has no result at all, and
+	// still counts.
+	r, _ = jsonReport(t, "dnsbl", "--resolver", l.resolver(), "--catalog", cat, "--zone", "zen.test", "127.0.0.20", "2001:db8::20")
+	if c := r.DNSBL.Coverage; c == nil || c.IPv6.Addresses != 1 || c.IPv6.Zones != 0 {
+		t.Errorf("coverage %+v", c)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "1 IPv6 address was checked against 0 of the 1 zones of this run") {
+		t.Errorf("warnings %q", r.Warnings)
 	}
 }
