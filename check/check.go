@@ -215,7 +215,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		}()
 	}
 	wg.Wait()
-	r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results}
+	r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
 	if echo != nil {
 		echo.checked = true
 	}
@@ -227,17 +227,18 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}), nil
 }
 
-// finish stamps the report, correlates and decides the verdict.
+// finish stamps the report, correlates, and lets report.Finalize decide the
+// verdict last, from all of the evidence.
 func (x *run) finish(ctx context.Context, correlate func()) *report.Report {
 	r := x.r
 	if ctx.Err() != nil {
 		r.Interrupted = true
 	}
 	r.Finished = time.Now().UTC()
-	r.Finalize()
 	if correlate != nil {
 		correlate()
 	}
+	r.Finalize()
 	return r
 }
 

@@ -4,7 +4,7 @@
 // problems to reverse-DNS rejections (correlate_ptr.go), recognises a blocked
 // port 25 (correlate_port25.go), flags unhealthy zones (zones.go), and turns
 // all of it into correlations, next steps (nextsteps.go) and a summary
-// (summary.go).
+// (summary.go). It never decides the verdict: report.Finalize does, after it.
 
 package check
 
@@ -60,10 +60,12 @@ type probeRef struct {
 	p      *smtpcheck.Probe
 }
 
-// Correlate fills r.Correlations and r.Summary and appends next steps to
-// r.NextSteps (without duplicates). Call it once every section is filled and
-// r.Verdict is set. catalog describes the zones (names, policy codes, delist
-// URLs); checked are the addresses the DNSBL and rDNS checks were run on.
+// Correlate fills r.Correlations, appends next steps to r.NextSteps
+// (without duplicates) and gives r the facts of its summary. It decides no
+// verdict: call it once every section is filled and before report.Finalize,
+// which counts problem correlations and writes the verdict into the
+// summary. catalog describes the zones (names, policy codes, delist URLs);
+// checked are the addresses the DNSBL and rDNS checks were run on.
 func Correlate(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 	if r == nil {
 		return
@@ -114,7 +116,7 @@ func Correlate(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 		steps = []string{}
 	}
 	r.NextSteps = steps
-	r.Summary = a.summary()
+	r.SetSummaryFacts(a.summary())
 }
 
 // impliedChecked returns the distinct IPs of the DNSBL results and rDNS

@@ -39,8 +39,8 @@ type Result struct {
 	Status    Status    `json:"status"`               //
 	ErrorKind ErrorKind `json:"error_kind,omitempty"` // set when Status is "error"
 	Error     string    `json:"error,omitempty"`      // human-readable detail for errors
-	Codes     []string  `json:"codes,omitempty"`      // every A record answered, e.g. "127.0.0.2"
-	Meanings  []string  `json:"meanings,omitempty"`   // the catalogue's meaning of each code, same order
+	Codes     []string  `json:"codes"`                // every A record answered ([] when none), e.g. "127.0.0.2"
+	Meanings  []string  `json:"meanings"`             // the catalogue's meaning of each code, same order
 	Reason    string    `json:"reason,omitempty"`     // TXT record(s), fetched only for listed answers
 	RTTms     float64   `json:"rtt_ms"`               // round-trip time of the A query
 }
@@ -61,7 +61,7 @@ type Evidence struct {
 	Query  string   `json:"query"`           // query name (DQS keys redacted)
 	Expect string   `json:"expect"`          // "listed" or "not_listed"
 	Rcode  string   `json:"rcode,omitempty"` // e.g. "NOERROR", "NXDOMAIN"
-	Codes  []string `json:"codes,omitempty"` // A records answered
+	Codes  []string `json:"codes"`           // A records answered ([] when none)
 	Error  string   `json:"error,omitempty"` // transport error
 	OK     bool     `json:"ok"`              // the answer is what RFC 5782 requires
 }

@@ -7,7 +7,7 @@ type Answer struct {
 	Server string   `json:"server"` // host:port asked
 	Query  string   `json:"query"`  // e.g. "myip.opendns.com A"
 	Family string   `json:"family"` // "ipv4" or "ipv6"
-	IPs    []string `json:"ips,omitempty"`
+	IPs    []string `json:"ips"`
 	Error  string   `json:"error,omitempty"`
 	RTTms  float64  `json:"rtt_ms"`
 }

@@ -29,6 +29,7 @@ const (
 	ExitProblem      = 1 // listed or rejected
 	ExitUsage        = 2 // usage or input error
 	ExitInconclusive = 3 // some checks could not complete (or the run was interrupted)
+	ExitWriteFailed  = 4 // the run finished but the report could not be written
 )
 
 // Tool names the program that wrote the report.
@@ -57,7 +58,9 @@ type Report struct {
 	SMTP         *smtpcheck.Result `json:"smtp"`
 	Correlations []Correlation     `json:"correlations"`
 
-	secrets []string // redacted from every rendering; set by New and AddSecrets
+	summaryFacts string   // see SetSummaryFacts
+	hasSummary   bool     // SetSummaryFacts was called
+	secrets      []string // redacted from every rendering; set by New and AddSecrets
 }
 
 // DNSBL is the dnsbl section: the health of every zone used and one result
@@ -65,6 +68,9 @@ type Report struct {
 type DNSBL struct {
 	Zones   []dnsbl.ZoneHealth `json:"zones"`
 	Results []dnsbl.Result     `json:"results"`
+	// Coverage is how many zones applied per address family; set by
+	// [Report.Finalize].
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // The egress and rDNS sections are the checkers' own result types; these

@@ -61,8 +61,8 @@ type TLSInfo struct {
 	Subject     string    `json:"subject"`
 	Issuer      string    `json:"issuer"`
 	NotAfter    time.Time `json:"not_after"`
-	Names       []string  `json:"names,omitempty"` // DNS SANs of the leaf certificate
-	Verified    bool      `json:"verified"`        // chain and name verify for the MX host name
+	Names       []string  `json:"names"`    // DNS SANs of the leaf certificate
+	Verified    bool      `json:"verified"` // chain and name verify for the MX host name
 	VerifyError string    `json:"verify_error,omitempty"`
 }
 
@@ -96,7 +96,7 @@ type Probe struct {
 	StartTLS       string             `json:"starttls,omitempty"` // "used", or why not: "refused (454): continued in plain text"
 	Extensions     []string           `json:"extensions"`         // EHLO keywords (after STARTTLS if used)
 	EchoedClientIP string             `json:"echoed_client_ip"`   // client IP the server echoed back, if any
-	Rcpts          []RcptResult       `json:"rcpts,omitempty"`    // one per RCPT TO sent
+	Rcpts          []RcptResult       `json:"rcpts"`              // one per RCPT TO sent ([] when none)
 	TimingsMs      map[string]float64 `json:"timings_ms"`         // stage → milliseconds
 	Transcript     []Line             `json:"transcript"`
 	// TranscriptTruncated is set when the transcript hit its cap.
@@ -139,6 +139,6 @@ type Result struct {
 	Port          int      `json:"port"`
 	TLSMode       string   `json:"tls_mode"`
 	Domains       []Domain `json:"domains"`
-	Port25Blocked bool     `json:"port25_blocked"`  // every probe timed out at connect (FACTS §7)
-	Notes         []string `json:"notes,omitempty"` // e.g. "no DATA is sent: rejections after DATA are invisible"
+	Port25Blocked bool     `json:"port25_blocked"` // every probe timed out at connect: outbound 25 blocked, as many clouds do (https://cloud.google.com/compute/docs/tutorials/sending-mail)
+	Notes         []string `json:"notes"`          // e.g. "no DATA is sent: rejections after DATA are invisible"
 }

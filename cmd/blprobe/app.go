@@ -48,6 +48,21 @@ type failure struct{ err error }
 func (e *failure) Error() string { return e.err.Error() }
 func (e *failure) Unwrap() error { return e.err }
 
+// writeFailure is a run that finished but whose report could not be written
+// (disk full, closed pipe): exit code 4, and stderr says what was lost.
+type writeFailure struct {
+	err      error
+	verdict  report.Verdict
+	exitCode int
+	dest     string
+}
+
+func (e *writeFailure) Error() string {
+	return fmt.Sprintf("the run finished with verdict %s (exit code %d would have been returned), but the report could not be written to %s, so it is lost: %v",
+		e.verdict, e.exitCode, e.dest, e.err)
+}
+func (e *writeFailure) Unwrap() error { return e.err }
+
 // exitCode carries the exit code of a command that ran to the end.
 type exitCode int
 
@@ -55,9 +70,11 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 const exitHelp = `EXIT CODES:
    0  everything was checked and is clean
-   1  something is listed on a block list, or an MX rejected the probe for blocklist/policy reasons
+   1  listed on a block list, or an MX refused with a 5xx caused by the sending IP, its reputation, PTR/HELO or sender policy
    2  usage or input error (nothing was queried)
-   3  nothing bad found, but some checks could not be completed (inconclusive), or the run was interrupted`
+   3  inconclusive: some check did not end in a verdict (no RCPT answer, DNS errors, a domain that accepts no mail,
+      the MX saw another IP, a 5xx not tied to the sender), or the run was interrupted
+   4  the run finished but the report could not be written (disk full, closed pipe)`
 
 // io holds the streams of one run, so tests can drive run() with buffers.
 type streams struct {
@@ -75,11 +92,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ec exitCode
 	var ue *usageError
 	var fe *failure
+	var wf *writeFailure
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ec):
 		return int(ec)
+	case errors.As(err, &wf):
+		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(wf.Error()))
+		return report.ExitWriteFailed
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(ue.Error()))
 		return report.ExitUsage
@@ -230,19 +251,31 @@ func (cm *common) newReport(args []string, secrets ...string) *report.Report {
 }
 
 // finish stamps, decides and writes the report and returns the exit code.
-// analyze, if not nil, runs after the verdict is known (correlation).
+// analyze, if not nil, runs first (correlation); the verdict is decided last,
+// by report.Finalize, from all of the evidence. A report that cannot be
+// written is a writeFailure (exit 4).
 func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
-	cm.dns.Close() // every query is done: release the pooled sockets
 	if ctx.Err() != nil {
 		r.Interrupted = true
 	}
 	r.Finished = time.Now().UTC()
-	r.Finalize()
 	if analyze != nil {
 		analyze(r)
 	}
+	r.Finalize()
+	return cm.deliver(r)
+}
+
+// deliver writes a finalized report and returns its exit code; a report
+// that cannot be written is a writeFailure (exit 4).
+func (cm *common) deliver(r *report.Report) error {
+	cm.dns.Close() // every query is done: release the pooled sockets
 	if err := cm.write(r); err != nil {
-		return err
+		dest := "standard output"
+		if cm.output != "" {
+			dest = cm.output
+		}
+		return &writeFailure{err: err, verdict: r.Verdict, exitCode: r.ExitCode, dest: dest}
 	}
 	if r.ExitCode == 0 {
 		return nil
@@ -268,11 +301,25 @@ func (cm *common) write(r *report.Report) error {
 		_, err = io.WriteString(cm.st.stdout, b.String())
 		return err
 	}
-	if err := os.WriteFile(cm.output, []byte(b.String()), 0o644); err != nil {
+	if err := writeFile(cm.output, b.String()); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
 	return nil
+}
+
+// writeFile writes the report to path and reports errors of the final
+// close too (a full disk may only show there).
+func writeFile(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // checkOutput fails early (exit 2) when the report file cannot be written.

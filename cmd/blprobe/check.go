@@ -86,12 +86,5 @@ func runCheck(c *cli.Context, cm *common) error {
 	case err != nil:
 		return &failure{err}
 	}
-	cm.dns.Close()
-	if err := cm.write(r); err != nil {
-		return err
-	}
-	if r.ExitCode == 0 {
-		return nil
-	}
-	return exitCode(r.ExitCode)
+	return cm.deliver(r)
 }

@@ -62,7 +62,7 @@ func dnsblCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args, dc.key)
 			run := dc.checker.Run(cm.context(c.Context), plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
 			return cm.finish(c.Context, r, nil)
 		},
 	}

@@ -18,6 +18,10 @@ import (
 )
 
 func main() {
+	// A closed pipe on stdout must end in exit 4 with a message (the report
+	// was lost), not in a silent death by SIGPIPE: with SIGPIPE ignored, the
+	// write returns EPIPE (see os/signal, "SIGPIPE").
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
