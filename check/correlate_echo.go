@@ -9,7 +9,9 @@ import (
 )
 
 // echoedIP compares the client IP each MX echoed with the checked IPs
-// (FACTS §4/§5: the echoed IP is the ground truth for SMTP).
+// (the client IP an MX echoes in its EHLO reply, RFC 5321 §4.1.1.1 leaves
+// its text free, is the address SMTP really leaves from, whatever DNS-based
+// egress detection says).
 func (a *analysis) echoedIP() {
 	type group struct {
 		mxs, hosts, ips []string

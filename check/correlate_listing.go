@@ -68,7 +68,9 @@ var (
 	rePTR     = regexp.MustCompile(`(?i)\b5\.7\.25\b|\bPTR\b|\brDNS\b|reverse (dns|hostname|lookup|mapping)`)
 )
 
-// providerInternal recognises rejections by a provider's own lists (FACTS §4).
+// providerInternal recognises rejections by a provider's own lists
+// (Microsoft 5.7.606-649, https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online;
+// Gmail 5.7.1 and 4.7.0 reputation, https://support.google.com/a/answer/3726730).
 func providerInternal(pr probeRef, text string) *internal {
 	p := pr.p
 	enh := ""

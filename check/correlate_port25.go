@@ -8,7 +8,8 @@ import (
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-// port25 reports a local block of outbound port 25 (FACTS §7).
+// port25 reports a local block of outbound port 25 (e.g. https://docs.aws.amazon.com/ec2/latest/devguide/ec2-service-restrictions.html,
+// https://learn.microsoft.com/en-us/azure/virtual-network/troubleshoot-outbound-smtp-connectivity).
 func (a *analysis) port25() {
 	if a.r.SMTP == nil || !a.r.SMTP.Port25Blocked {
 		return

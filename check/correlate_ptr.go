@@ -26,8 +26,10 @@ func ptrIssue(d report.RDNS) string {
 	return ""
 }
 
-// ptr relates PTR problems to reverse-DNS rejections (FACTS §6: Gmail
-// 550-5.7.25, Postfix "cannot find your reverse hostname").
+// ptr relates PTR problems to reverse-DNS rejections (Gmail 550-5.7.25,
+// https://support.google.com/a/answer/81126; Postfix "cannot find your
+// reverse hostname", reject_unknown_client_hostname in
+// https://www.postfix.org/postconf.5.html).
 func (a *analysis) ptr() {
 	var refs []probeRef
 	for _, pr := range a.probes {

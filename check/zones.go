@@ -11,7 +11,9 @@ import (
 )
 
 // zoneHealth reports zones that failed their RFC 5782 §5 test entries,
-// blaming a public resolver when one is in use (FACTS §2).
+// blaming a public resolver when one is in use (Spamhaus answers queries
+// through public resolvers with an error code or NXDOMAIN,
+// https://www.spamhaus.org/resource-hub/email-security/using-our-public-mirrors-check-your-return-codes-now/).
 func (a *analysis) zoneHealth() {
 	if a.r.DNSBL == nil {
 		return
