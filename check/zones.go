@@ -13,7 +13,7 @@ import (
 // zoneHealth reports zones that failed their RFC 5782 §5 test entries,
 // blaming a public resolver when one is in use (Spamhaus answers queries
 // through public resolvers with an error code or NXDOMAIN,
-// https://www.spamhaus.org/resource-hub/email-security/using-our-public-mirrors-check-your-return-codes-now/).
+// https://www.spamhaus.org/news/article/788/).
 func (a *analysis) zoneHealth() {
 	if a.r.DNSBL == nil {
 		return
