@@ -42,6 +42,7 @@ func TestProbeScripted(t *testing.T) {
 		stage  Stage
 		cited  string
 		verbs  string // commands the server saw
+		conns  int    // connections the server saw; 0 means 1
 		check  func(t *testing.T, p Probe, s *smtptest.Server)
 	}{
 		{name: "accepted", status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RSET,QUIT",
@@ -53,7 +54,7 @@ func TestProbeScripted(t *testing.T) {
 					t.Errorf("extensions %v", p.Extensions)
 				}
 				cmds := s.Conns()[0].Commands
-				if cmds[0] != "EHLO [127.0.0.1]" || cmds[1] != "MAIL FROM:<postmaster@[127.0.0.1]>" || cmds[2] != "RCPT TO:<postmaster@example.test>" {
+				if cmds[0] != "EHLO [127.0.0.1]" || cmds[1] != "MAIL FROM:<>" || cmds[2] != "RCPT TO:<postmaster@example.test>" {
 					t.Errorf("commands %q", cmds)
 				}
 				if p.Reply == nil || p.Reply.Code != 250 || len(p.Rcpts) != 1 {
@@ -110,11 +111,29 @@ func TestProbeScripted(t *testing.T) {
 		{name: "STARTTLS verified, required", cfg: smtptest.Config{StartTLS: true}, mxHost: "mx.test",
 			mod:    func(o *Options, _ *smtptest.Server) { o.TLS = TLSRequired },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,STARTTLS,EHLO,MAIL,RCPT,RSET,QUIT"},
-		{name: "STARTTLS junk instead of a handshake", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true}, mxHost: "mx.test",
+		{name: "STARTTLS junk instead of a handshake, required", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true}, mxHost: "mx.test",
+			mod:    func(o *Options, _ *smtptest.Server) { o.TLS = TLSRequired },
 			status: StatusError, class: ClassTLSFailed, stage: StageSTARTTLS, verbs: "EHLO,STARTTLS",
 			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
 				if !strings.Contains(p.Error, "TLS handshake") || strings.ContainsAny(p.Error, "\x1b\x00") {
 					t.Errorf("error %q", p.Error)
+				}
+			}},
+		// Opportunistic: like a sending MTA, retry in plain text on a new
+		// connection and keep the RCPT answer; the failure is in starttls.
+		{name: "STARTTLS junk, opportunistic: plain-text retry", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true,
+			Rcpt: "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}, mxHost: "mx.test",
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, cited: "zen.spamhaus.org", verbs: "EHLO,STARTTLS", conns: 2,
+			check: func(t *testing.T, p Probe, s *smtptest.Server) {
+				if got := verbs(s.Conns()[1].Commands); got != "EHLO,MAIL,RCPT,RSET,QUIT" {
+					t.Errorf("retry saw %q", got)
+				}
+				if !strings.HasPrefix(p.StartTLS, StartTLSHandshakeFailed) || !strings.Contains(p.StartTLS, "retried in plain text") ||
+					strings.ContainsAny(p.StartTLS, "\x1b\x00") || p.TLS != nil || p.Error != "" {
+					t.Errorf("starttls %q tls %+v error %q", p.StartTLS, p.TLS, p.Error)
+				}
+				if n := strings.Count(verbs(transcriptClient(p)), "EHLO"); n != 2 {
+					t.Errorf("transcript has %d EHLO, want both connections", n)
 				}
 			}},
 		{name: "STARTTLS 454, opportunistic", cfg: smtptest.Config{StartTLS: true, StartTLSReply: "454 4.7.0 TLS not available due to local problem"},
@@ -228,8 +247,8 @@ func TestProbeScripted(t *testing.T) {
 			}
 			s.Close() // wait until the server has seen everything
 			conns := s.Conns()
-			if len(conns) != 1 {
-				t.Fatalf("%d connections", len(conns))
+			if want := max(tc.conns, 1); len(conns) != want {
+				t.Fatalf("%d connections, want %d", len(conns), want)
 			}
 			if got := verbs(conns[0].Commands); got != tc.verbs {
 				t.Errorf("server saw %q, want %q", got, tc.verbs)
@@ -246,6 +265,17 @@ func TestProbeScripted(t *testing.T) {
 	}
 }
 
+// transcriptClient returns the client lines of a transcript.
+func transcriptClient(p Probe) []string {
+	var out []string
+	for _, l := range p.Transcript {
+		if l.Dir == "C" {
+			out = append(out, l.Line)
+		}
+	}
+	return out
+}
+
 func TestProbeConnectRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -259,8 +289,8 @@ func TestProbeConnectRefused(t *testing.T) {
 	}
 }
 
-// SourceIP binds the connection: the server sees 127.0.0.2, and the default
-// EHLO and MAIL FROM use its address literal.
+// SourceIP binds the connection: the server sees 127.0.0.2, the default
+// EHLO is its address literal and MAIL FROM the null reverse-path.
 func TestProbeSourceIP(t *testing.T) {
 	s := smtptest.Start(t, smtptest.Config{})
 	o := testOpts(s.Port)
@@ -274,7 +304,7 @@ func TestProbeSourceIP(t *testing.T) {
 	if c.Peer.Addr() != o.SourceIP {
 		t.Errorf("server saw peer %s", c.Peer)
 	}
-	if c.Commands[0] != "EHLO [127.0.0.2]" || c.Commands[1] != "MAIL FROM:<postmaster@[127.0.0.2]>" {
+	if c.Commands[0] != "EHLO [127.0.0.2]" || c.Commands[1] != "MAIL FROM:<>" {
 		t.Errorf("commands %q", c.Commands)
 	}
 }

@@ -208,7 +208,10 @@ null.test. 300 IN MX 0 .
 	if m := a.MaxConcurrent(); m != 1 {
 		t.Errorf("shared MX saw %d concurrent connections", m)
 	}
-	if res.Port25Blocked || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "DATA") {
+	if res.HELO != "[127.0.0.1]" || res.From != NullReversePath {
+		t.Errorf("result says HELO %q from %q, want what was sent", res.HELO, res.From)
+	}
+	if res.Port25Blocked || len(res.Notes) != 2 || !strings.Contains(res.Notes[0], "DATA") || !strings.Contains(res.Notes[1], "address literal [127.0.0.1]") {
 		t.Errorf("blocked=%v notes %q", res.Port25Blocked, res.Notes)
 	}
 	if len(calls) != 5 || calls[0] != 4 || calls[4] != 404 {
