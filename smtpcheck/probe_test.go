@@ -408,3 +408,57 @@ func TestProbeEndlessBoundedRead(t *testing.T) {
 		})
 	}
 }
+
+// Once the server answered the stage that decides the probe, a reset, EOF
+// or 421 afterwards (at RSET or QUIT, or at a later RCPT) never changes
+// status, class or reply: it only sets ClosedByServer. Each case runs many
+// times because the client may see the reset at its write or at its read.
+func TestProbeDecidedSurvivesReset(t *testing.T) {
+	const zen = "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"
+	tests := []struct {
+		name   string
+		cfg    smtptest.Config
+		rcpts  []string
+		status Status
+		class  Class
+		stage  Stage
+		code   int
+		closed bool
+	}{
+		{name: "554 at RCPT, then reset", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RCPT"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "250 at RCPT, then reset", cfg: smtptest.Config{ResetAfter: "RCPT"},
+			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, code: 250, closed: true},
+		{name: "554 at RCPT, reset after RSET", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RSET"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "554 at RCPT, 421 to RSET", cfg: smtptest.Config{Rcpt: zen, Replies: map[string]string{"RSET": "421 4.3.2 closing"}},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "554 at MAIL, then reset", cfg: smtptest.Config{Mail: zen, ResetAfter: "MAIL"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageMail, code: 554, closed: true},
+		{name: "first RCPT rejected, reset before the second", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RCPT"},
+			rcpts:  []string{"a@example.test", "b@example.test"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "no reset: not closed by the server", cfg: smtptest.Config{Rcpt: zen},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554},
+	}
+	runs := 200
+	if testing.Short() {
+		runs = 20
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := smtptest.Start(t, tc.cfg)
+			o := testOpts(s.Port)
+			o.Rcpts = tc.rcpts
+			for i := 0; i < runs; i++ {
+				p := ProbeAddress(context.Background(), "mx.test", lo, "example.test", o)
+				if p.Status != tc.status || p.Class != tc.class || p.Stage != tc.stage || p.Reply == nil ||
+					p.Reply.Code != tc.code || p.Error != "" || p.ClosedByServer != tc.closed {
+					t.Fatalf("run %d: got %s/%s/%s reply %+v error %q closed %v, want %s/%s/%s %d closed %v",
+						i, p.Status, p.Class, p.Stage, p.Reply, p.Error, p.ClosedByServer, tc.status, tc.class, tc.stage, tc.code, tc.closed)
+				}
+			}
+		})
+	}
+}
