@@ -105,7 +105,7 @@ type Probe struct {
 	// answering the connection after the reply that decided the probe (the
 	// RSET or QUIT that follows has no answer in the transcript). The
 	// decided Status, Class and Reply are kept.
-	ClosedByServer bool `json:"closed_by_server"`
+	ClosedByServer bool `json:"closed_by_server,omitempty"`
 }
 
 // MX is one mail exchanger of a domain with a probe per address.
