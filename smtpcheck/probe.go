@@ -75,13 +75,13 @@ func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain stri
 	}
 	p.Status, p.Class = StatusError, ClassProtocolError // until known otherwise
 	s.run(mxHost, ip, domain)
-	if s.tlsHandshakeErr != "" && opts.TLS == TLSOpportunistic && ctx.Err() == nil {
+	if s.tlsHandshakeErr != "" && opts.TLS == TLSOpportunistic && !interrupted(ctx) {
 		// A sending MTA with opportunistic TLS retries in plain text
 		// (RFC 3207 §4.1 leaves the choice to the client; Postfix
 		// smtp_tls_security_level=may does so): get the RCPT answer that way.
 		retryPlain(ctx, &p, s, mxHost, ip, domain)
 	}
-	if ctx.Err() != nil && p.Status == StatusError {
+	if interrupted(ctx) && p.Status == StatusError {
 		// Interrupted, not a verdict on the server.
 		p.Status, p.Class = StatusNotDone, ClassNotDone
 		if p.Error == "" {
@@ -272,7 +272,7 @@ func (s *session) dial(ip netip.Addr, target string) error {
 	}
 	p.TimingsMs["connect"] = s.ms(t)
 	if err != nil {
-		if s.ctx.Err() != nil {
+		if interrupted(s.ctx) {
 			p.Status, p.Class = StatusNotDone, ClassNotDone
 			p.Error = "interrupted while connecting to " + target
 			return err
@@ -296,6 +296,17 @@ func (s *session) dial(ip netip.Addr, target string) error {
 	}
 	s.raw, s.conn = conn, conn
 	return nil
+}
+
+// interrupted reports whether ctx is done or its deadline has passed: the
+// dialer and the TLS handshake time out on the context's deadline on their
+// own, a moment before ctx.Err is set.
+func interrupted(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func isTimeout(err error) bool {
@@ -389,7 +400,7 @@ func (s *session) fail(err error) {
 		return
 	}
 	s.p.Status, s.p.Class = StatusError, ClassProtocolError
-	if s.ctx.Err() != nil {
+	if interrupted(s.ctx) {
 		s.p.Status, s.p.Class = StatusNotDone, ClassNotDone
 		err = fmt.Errorf("interrupted: %w", err)
 	} else if isTimeout(err) {
@@ -472,11 +483,13 @@ func (s *session) startTLS(mxHost, target, helo string) bool {
 	p.TimingsMs["starttls"] = s.ms(t)
 	if err != nil {
 		p.Status, p.Class = StatusError, ClassTLSFailed
-		if s.ctx.Err() != nil {
+		if interrupted(s.ctx) {
 			p.Status, p.Class = StatusNotDone, ClassNotDone
 		}
 		p.Error = textsafe.Clean(fmt.Sprintf("TLS handshake with %s failed: %v", target, err))
-		s.tlsHandshakeErr = p.Error
+		if p.Status == StatusError {
+			s.tlsHandshakeErr = p.Error
+		}
 		return false
 	}
 	p.TLS = tlsInfo(tc.ConnectionState(), mxHost, o.RootCAs)

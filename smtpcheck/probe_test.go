@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -461,4 +462,55 @@ func TestProbeDecidedSurvivesReset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Many STARTTLS probes at once, each cancelled at a different moment (before,
+// during and after the TLS handshake): under -race this proves that the
+// cancellation closes the raw connection without racing with STARTTLS
+// replacing the session's connection, and every probe ends accepted or
+// not_done, never as a spurious error.
+func TestProbeSTARTTLSCancelUnderLoad(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Config{StartTLS: true, HandshakeDelay: 5 * time.Millisecond})
+	o := testOpts(s.Port)
+	o.RootCAs = s.CertPool()
+	o.CommandTimeout = 5 * time.Second
+	const n = 50
+	type outcome struct {
+		p   Probe
+		dur time.Duration
+	}
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Every other probe is cancelled after 0 to 147 ms: before,
+			// during and after the handshakes; the others run to the end.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if i%2 == 0 {
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(3*i)*time.Millisecond)
+				defer cancel()
+			}
+			start := time.Now()
+			p := ProbeAddress(ctx, "mx.test", lo, "example.test", o)
+			out[i] = outcome{p, time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	counts := map[string]int{}
+	for i, r := range out {
+		counts[string(r.p.Status)+"@"+string(r.p.Stage)]++
+		if r.p.Status != StatusAccepted && (r.p.Status != StatusNotDone || i%2 == 1) {
+			t.Errorf("probe %d: %s/%s %q", i, r.p.Status, r.p.Class, r.p.Error)
+		}
+		if r.dur > 2*time.Second {
+			t.Errorf("probe %d took %s after its cancellation", i, r.dur)
+		}
+	}
+	if counts["not_done@starttls"] == 0 || counts["accepted@rcpt"] == 0 {
+		t.Errorf("want probes cancelled mid-handshake and probes that finished: %v", counts)
+	}
+	t.Logf("outcomes %v", counts)
 }

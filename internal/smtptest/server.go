@@ -61,6 +61,9 @@ type Config struct {
 	// StartTLSJunk answers the client's TLS ClientHello (after a 220 to
 	// STARTTLS) with plain-text junk instead of a handshake, then closes.
 	StartTLSJunk bool
+	// HandshakeDelay delays the server's side of the TLS handshake after
+	// its 220 to STARTTLS (to cancel a client mid-handshake).
+	HandshakeDelay time.Duration
 	// CertNames are the DNS names of the self-signed certificate (default
 	// "mx.test", "localhost"); 127.0.0.1 and ::1 are always IP SANs.
 	CertNames []string
@@ -381,6 +384,9 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 			return
 		}
 		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") {
+			if cfg.HandshakeDelay > 0 {
+				time.Sleep(cfg.HandshakeDelay)
+			}
 			tc := tls.Server(c, s.tlsCfg)
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if err := tc.Handshake(); err != nil {
