@@ -419,3 +419,47 @@ func TestRunFromSeveralSources(t *testing.T) {
 		t.Errorf("%d DNS queries: the domain must be resolved once, not once per source", q)
 	}
 }
+
+// Probes of one address wait for each other without holding a concurrency
+// slot: with 16 sources, the 16 serialized probes of a slow MX do not keep a
+// second MX waiting, even with Concurrency 16 (previously the 16 waiting
+// probes filled every slot).
+func TestRunFromBusyAddressHoldsNoSlots(t *testing.T) {
+	slow := smtptest.Start(t, smtptest.Config{IP: "127.0.0.50", ReplyDelay: 40 * time.Millisecond})
+	other := smtptest.Start(t, smtptest.Config{IP: "127.0.0.51", Port: slow.Port})
+	rc, _ := resolver(t, `
+slow.test. 300 IN MX 10 mx.slow.test.
+mx.slow.test. 300 IN A 127.0.0.50
+other.test. 300 IN MX 10 mx.other.test.
+mx.other.test. 300 IN A 127.0.0.51
+`)
+	var sources []netip.Addr
+	for i := 1; i <= 16; i++ {
+		sources = append(sources, netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}))
+	}
+	o := testOpts(slow.Port)
+	o.Resolver, o.HELO, o.Concurrency = rc, "probe.test", 16
+	o.CommandTimeout = 5 * time.Second
+	res := RunFrom(context.Background(), []string{"slow.test", "other.test"}, sources, o)
+	slow.Close()
+	other.Close()
+	for _, d := range res.Domains {
+		for _, p := range d.MX[0].Addresses {
+			if p.Status != StatusAccepted {
+				t.Errorf("%s from %s: %s %s", d.Domain, p.SourceIP, p.Status, p.Error)
+			}
+		}
+	}
+	sc, oc := slow.Conns(), other.Conns()
+	if len(sc) != 16 || len(oc) != 16 || slow.MaxConcurrent() != 1 || other.MaxConcurrent() != 1 {
+		t.Fatalf("connections %d and %d, max concurrent %d and %d", len(sc), len(oc), slow.MaxConcurrent(), other.MaxConcurrent())
+	}
+	// One probe of the slow MX takes 5 delayed replies (≥ 200 ms): the other
+	// MX must be reached long before the first one ends.
+	probe := sc[1].Accepted.Sub(sc[0].Accepted)
+	lag := oc[0].Accepted.Sub(sc[0].Accepted)
+	t.Logf("one slow probe %s; the other MX was first reached %s after the slow one", probe, lag)
+	if lag > probe/2 {
+		t.Errorf("the other MX waited %s (one slow probe is %s): waiting probes held the slots", lag, probe)
+	}
+}
