@@ -463,3 +463,88 @@ mx.other.test. 300 IN A 127.0.0.51
 		t.Errorf("the other MX waited %s (one slow probe is %s): waiting probes held the slots", lag, probe)
 	}
 }
+
+func TestDefaultFromAndIsFQDN(t *testing.T) {
+	tests := []struct {
+		helo string
+		fqdn bool
+		from string
+	}{
+		{"mail.example.net", true, "postmaster@mail.example.net"},
+		{"MX.Example.NET.", true, "postmaster@mx.example.net"},
+		{"", false, "<>"},
+		{"localhost", false, "<>"},
+		{"[192.0.2.1]", false, "<>"},
+		{"[IPv6:2001:db8::1]", false, "<>"},
+		{"192.0.2.1", false, "<>"},
+		{"-bad.example", false, "<>"},
+		{"under_score.example", false, "<>"},
+	}
+	for _, tc := range tests {
+		if got := IsFQDN(tc.helo); got != tc.fqdn {
+			t.Errorf("IsFQDN(%q) = %v", tc.helo, got)
+		}
+		if got := DefaultFrom(tc.helo); got != tc.from {
+			t.Errorf("DefaultFrom(%q) = %q, want %q", tc.helo, got, tc.from)
+		}
+	}
+	if h := DefaultHELO(); h != "" && !IsFQDN(h) {
+		t.Errorf("DefaultHELO() = %q: neither a FQDN nor empty", h)
+	}
+}
+
+func TestRcptsFor(t *testing.T) {
+	rcpts := []string{"user@Example.com", "other@example.org", "second@example.com."}
+	tests := []struct {
+		domain string
+		want   string
+	}{
+		{"example.com", "user@Example.com,second@example.com."},
+		{"EXAMPLE.ORG.", "other@example.org"},
+		{"example.net", "postmaster@example.net"},
+	}
+	for _, tc := range tests {
+		if got := strings.Join(RcptsFor(tc.domain, rcpts), ","); got != tc.want {
+			t.Errorf("RcptsFor(%q) = %q, want %q", tc.domain, got, tc.want)
+		}
+	}
+	if got := RcptsFor("example.com", nil); len(got) != 1 || got[0] != "postmaster@example.com" {
+		t.Errorf("no rcpts: %q", got)
+	}
+}
+
+// Each RCPT goes only to the MXs of its own domain (never a relay attempt);
+// the result says which HELO and MAIL FROM were sent.
+func TestRunRcptsPerDomainAndSentNames(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	rc, _ := resolver(t, `
+one.test. 300 IN MX 10 mx.shared.test.
+two.test. 300 IN MX 10 mx.shared.test.
+mx.shared.test. 300 IN A 127.0.0.1
+`)
+	o := testOpts(srv.Port)
+	o.Resolver, o.HELO = rc, "probe.example.net"
+	o.Rcpts = []string{"user@one.test"}
+	res := Run(context.Background(), []string{"one.test", "two.test"}, o)
+	got := map[string]string{}
+	for _, d := range res.Domains {
+		p := d.MX[0].Addresses[0]
+		var rs []string
+		for _, r := range p.Rcpts {
+			rs = append(rs, r.Rcpt)
+		}
+		got[d.Domain] = strings.Join(rs, ",")
+	}
+	if got["one.test"] != "user@one.test" || got["two.test"] != "postmaster@two.test" {
+		t.Errorf("rcpts per domain %v", got)
+	}
+	srv.Close()
+	for _, c := range srv.Conns() {
+		if c.Commands[0] != "EHLO probe.example.net" || c.Commands[1] != "MAIL FROM:<postmaster@probe.example.net>" {
+			t.Errorf("commands %q", c.Commands)
+		}
+	}
+	if res.HELO != "probe.example.net" || res.From != "postmaster@probe.example.net" || len(res.Notes) != 1 {
+		t.Errorf("result HELO %q from %q notes %q", res.HELO, res.From, res.Notes)
+	}
+}
