@@ -20,9 +20,6 @@ import (
 // maxTranscript caps the transcript entries of one probe.
 const maxTranscript = 300
 
-// errClosed421 marks a session the server ended with 421 (RFC 5321 §3.8).
-var errClosed421 = errors.New("server closed the session with 421")
-
 // session is one SMTP conversation.
 type session struct {
 	ctx  context.Context
