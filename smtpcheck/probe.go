@@ -73,9 +73,10 @@ func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain stri
 	p.Status, p.Class = StatusError, ClassProtocolError // until known otherwise
 	s.run(mxHost, ip, domain)
 	if s.tlsHandshakeErr != "" && opts.TLS == TLSOpportunistic && !interrupted(ctx) {
-		// A sending MTA with opportunistic TLS retries in plain text
-		// (RFC 3207 §4.1 leaves the choice to the client; Postfix
-		// smtp_tls_security_level=may does so): get the RCPT answer that way.
+		// A sending MTA with opportunistic TLS retries with TLS disabled
+		// when the handshake fails ("rather than give up on mail delivery",
+		// https://www.postfix.org/TLS_README.html#client_tls_may): get the
+		// RCPT answer that way.
 		retryPlain(ctx, &p, s, mxHost, ip, domain)
 	}
 	if interrupted(ctx) && p.Status == StatusError {
@@ -177,23 +178,22 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	}
 
 	// STARTTLS (RFC 3207).
-	if s.plainRetry {
+	switch {
+	case s.plainRetry:
 		// The first connection's handshake failed: no STARTTLS this time.
-	} else if o.TLS == TLSOff {
+	case o.TLS == TLSOff:
 		p.StartTLS = "disabled"
-	} else {
-		if !hasExt(p.Extensions, "STARTTLS") {
-			p.StartTLS = "not offered"
-			if o.TLS == TLSRequired {
-				p.Stage = StageSTARTTLS
-				p.Status, p.Class = StatusError, ClassTLSFailed
-				p.Error = fmt.Sprintf("TLS required but %s does not offer STARTTLS", target)
-				s.quit()
-				return
-			}
-		} else if !s.startTLS(mxHost, target, helo) {
+	case !hasExt(p.Extensions, "STARTTLS"):
+		p.StartTLS = "not offered"
+		if o.TLS == TLSRequired {
+			p.Stage = StageSTARTTLS
+			p.Status, p.Class = StatusError, ClassTLSFailed
+			p.Error = fmt.Sprintf("TLS required but %s does not offer STARTTLS", target)
+			s.quit()
 			return
 		}
+	case !s.startTLS(mxHost, target, helo):
+		return
 	}
 
 	// MAIL FROM.
