@@ -548,3 +548,29 @@ mx.shared.test. 300 IN A 127.0.0.1
 		t.Errorf("result HELO %q from %q notes %q", res.HELO, res.From, res.Notes)
 	}
 }
+
+// With no HELO set, the result names the address literals actually sent, or
+// says that no EHLO was sent at all; it is never empty.
+func TestRunSentHELOLiterals(t *testing.T) {
+	tests := []struct {
+		name   string
+		banner string
+		helo   string
+		notes  int
+	}{
+		{"EHLO sent", "", "[127.0.0.1]", 2},
+		{"refused at the banner", "554 5.7.1 No SMTP service here", "(address literal of the source address; no EHLO was sent)", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Config{Banner: tc.banner})
+			rc, _ := resolver(t, "one.test. 300 IN MX 10 mx.one.test.\nmx.one.test. 300 IN A 127.0.0.1\n")
+			o := testOpts(srv.Port)
+			o.Resolver = rc
+			res := Run(context.Background(), []string{"one.test"}, o)
+			if res.HELO != tc.helo || res.From != NullReversePath || len(res.Notes) != tc.notes {
+				t.Errorf("HELO %q from %q notes %q", res.HELO, res.From, res.Notes)
+			}
+		})
+	}
+}

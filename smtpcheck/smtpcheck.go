@@ -342,7 +342,7 @@ func describeSent(res *Result, opts Options) {
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
 				a, err := netip.ParseAddr(p.SourceIP)
-				if err != nil || len(p.Transcript) < 2 { // never got to EHLO
+				if err != nil || !sentGreeting(p) {
 					continue
 				}
 				if l := addressLiteral(a); !seen[l] {
@@ -360,6 +360,16 @@ func describeSent(res *Result, opts Options) {
 	res.Notes = append(res.Notes, fmt.Sprintf(
 		"no HELO name was set and this machine's name is not a fully-qualified domain name, so EHLO used the address literal %s of the source address (RFC 5321 §4.1.3): many MXs reject address literals (e.g. Postfix reject_non_fqdn_helo_hostname), which is not how your MTA introduces itself; MAIL FROM was %s; give --helo (and --from) with your MTA's names for a faithful test",
 		res.HELO, res.From))
+}
+
+// sentGreeting reports whether the probe sent EHLO or HELO.
+func sentGreeting(p Probe) bool {
+	for _, l := range p.Transcript {
+		if l.Dir == "C" && (strings.HasPrefix(l.Line, "EHLO ") || strings.HasPrefix(l.Line, "HELO ")) {
+			return true
+		}
+	}
+	return false
 }
 
 // noteTLSFallbacks says when probes fell back to plain text after a failed
