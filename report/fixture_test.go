@@ -179,6 +179,7 @@ func enumReport() *Report {
 	}
 	probes = append(probes, smtpcheck.Probe{IP: "192.0.2.2", Port: 25, Status: smtpcheck.StatusNotDone, Class: smtpcheck.ClassNotDone}) // never started: stage ""
 	probes[0].TranscriptTruncated = true
+	probes[0].ClosedByServer = true
 	r.SMTP.Domains = append(r.SMTP.Domains,
 		smtpcheck.Domain{Domain: "enum.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{{Host: "enum.example", Implicit: true, Addresses: probes}, {Host: "noaddr.example", Preference: 5, Error: "no address"}}},
 		smtpcheck.Domain{Domain: "null.example", Status: smtpcheck.DomainNullMX},
