@@ -14,6 +14,7 @@ import (
 
 func dnsblFlags() []cli.Flag {
 	return []cli.Flag{
+		zonesFlag(),
 		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
 		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
@@ -107,20 +108,9 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, z := range c.StringSlice("zone") {
-		z = strings.TrimSpace(z)
-		if z == "" {
-			return nil, usagef("empty --zone (want a DNS zone such as zen.spamhaus.org)")
-		}
-		if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
-			return nil, usagef("invalid --zone %q (want a DNS zone such as zen.spamhaus.org)", z)
-		}
-		names = append(names, z)
-	}
-	zones := dnsbl.Select(cat, names)
-	if len(zones) == 0 {
-		return nil, usagef("no zone selected: the catalogue has no default zone; give --zone")
+	zones, err := selectZones(c, cat)
+	if err != nil {
+		return nil, err
 	}
 	key := c.String("dqs-key")
 	checker, err := dnsbl.New(dnsbl.Options{
@@ -135,6 +125,41 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		return nil, &usageError{err}
 	}
 	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
+}
+
+// zonesFlag is --zones: a group name or a comma list of zones and groups.
+func zonesFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"},
+		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
+}
+
+// selectZones resolves --zones and --zone against the catalogue. Nothing
+// given selects the default group; a dead zone or a malformed name is a
+// usage error.
+func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
+	var names []string
+	for _, flag := range []string{"zones", "zone"} {
+		for _, v := range c.StringSlice(flag) {
+			for _, z := range strings.Split(v, ",") {
+				z = strings.TrimSpace(z)
+				if z == "" {
+					return nil, usagef("empty --%s entry (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag)
+				}
+				if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
+					return nil, usagef("invalid --%s %q (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag, z)
+				}
+				names = append(names, z)
+			}
+		}
+	}
+	zones, err := dnsbl.Resolve(cat, names)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(zones) == 0 {
+		return nil, usagef("no zone selected: the catalogue has no zone in that group; give --zones or --zone")
+	}
+	return zones, nil
 }
 
 // checkPairs refuses a run in which no selected zone applies to any target
