@@ -165,9 +165,9 @@ func writeCatalogTable(w io.Writer, cat, dead []dnsbl.Zone, markdown bool) error
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ZONE\tGROUP\tFAMILIES\tTYPE\tTERMS\tVERIFIED\tDELIST")
+	fmt.Fprintln(tw, "ZONE\tNAME\tGROUP\tFAMILIES\tTYPE\tTERMS\tVERIFIED\tDELIST")
 	for _, z := range cat {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, z.Group, families(z), z.Type, termsSummary(z), dash(z.Verified), clean(delistCell(z)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, clean(z.Name), z.Group, families(z), z.Type, termsSummary(z), dash(z.Verified), clean(delistCell(z)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -17,7 +17,7 @@ func TestZonesListing(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	for _, want := range []string{"GROUP", "FAMILIES", "TERMS", "VERIFIED", "zen.spamhaus.org        default  IPv4+IPv6", "free < 300000/day, commercial: paid", "11 zones"} {
+	for _, want := range []string{"GROUP", "FAMILIES", "TERMS", "VERIFIED", "Spamhaus ZEN", "default", "IPv4+IPv6", "free < 300000/day, commercial: paid", "11 zones"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("zones output lacks %q:\n%s", want, res.stdout)
 		}
