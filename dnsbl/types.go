@@ -76,6 +76,9 @@ type ZoneHealth struct {
 	Problem   string     `json:"problem,omitempty"` // why unhealthy/unknown, in words
 	DelistURL string     `json:"delist_url,omitempty"`
 	Evidence  []Evidence `json:"evidence"`
+	// Path is who answered the zone's queries: "resolver", or "direct:<ns>"
+	// when its own nameservers were asked (see DirectMode).
+	Path string `json:"path,omitempty"`
 }
 
 // Kind says what a zone lists.
