@@ -3,6 +3,7 @@ package dnsbl
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -213,6 +214,19 @@ func TestDirectFails(t *testing.T) {
 		c.opts.DirectTimeout = 50 * time.Millisecond
 		run := w.run(t, c, "bl.test", w.listedV4)
 		if h := healthFor(t, run, "bl.test"); h.Health != HealthUnhealthy || !strings.Contains(h.Problem, "timed out") {
+			t.Errorf("health %+v", h)
+		}
+	})
+	t.Run("nameservers refer elsewhere", func(t *testing.T) {
+		referral := func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Ns = []dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: "bl.test.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 60}, Ns: "elsewhere.example."}}
+			return m
+		}
+		w := newDirectWorld(t, dnstest.Wildcard("127.255.255.254"), referral)
+		run := w.run(t, w.checker(t, Options{}), "bl.test", w.listedV4)
+		if h := healthFor(t, run, "bl.test"); h.Health != HealthUnhealthy || !strings.Contains(h.Problem, "referral") {
 			t.Errorf("health %+v", h)
 		}
 	})

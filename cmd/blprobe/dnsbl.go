@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -20,6 +21,8 @@ func dnsblFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
 		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
@@ -64,6 +67,7 @@ func dnsblCommand(st *streams) *cli.Command {
 			r := cm.newReport(st.args, dc.key)
 			run := dc.checker.Run(c.Context, plan)
 			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+			noteDirect(r)
 			return cm.finish(c.Context, r, nil)
 		},
 	}
@@ -113,6 +117,17 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		return nil, err
 	}
 	key := c.String("dqs-key")
+	direct, err := dnsbl.ParseDirectMode(c.String("direct"))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if p := c.Int("direct-port"); p < 0 || p > 65535 {
+		return nil, usagef("invalid --direct-port %d (accepted: 1 to 65535)", p)
+	}
+	public := false
+	for _, s := range cm.resolvers {
+		public = public || dnsclient.PublicResolver(s) != ""
+	}
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.dns,
 		Concurrency:  c.Int("concurrency"),
@@ -120,6 +135,11 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		DQSKey:       key,
 		MaxAddresses: c.Int("max-addresses"),
 		Progress:     newProgress(cm.st.stderr, "dnsbl"),
+
+		Direct:         direct,
+		PublicResolver: public,
+		DirectPort:     c.Int("direct-port"),
+		DirectTimeout:  c.Duration("timeout"),
 	})
 	if err != nil {
 		return nil, &usageError{err}
@@ -160,6 +180,36 @@ func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
 		return nil, usagef("no zone selected: the catalogue has no zone in that group; give --zones or --zone")
 	}
 	return zones, nil
+}
+
+// noteDirect says in the report which zones were answered by their own
+// nameservers because the resolver was refused; a public-resolver warning
+// gets the fix that worked appended.
+func noteDirect(r *report.Report) {
+	if r.DNSBL == nil {
+		return
+	}
+	var via []string
+	for _, z := range r.DNSBL.Zones {
+		if strings.HasPrefix(z.Path, dnsbl.PathDirect+":") {
+			via = append(via, z.Zone+" via "+strings.TrimPrefix(z.Path, dnsbl.PathDirect+":"))
+		}
+	}
+	if len(via) == 0 {
+		return
+	}
+	what := "zones were answered through their"
+	if len(via) == 1 {
+		what = "zone was answered through its"
+	}
+	fix := fmt.Sprintf("%d %s own nameservers instead of the resolver (--direct): %s", len(via), what, strings.Join(via, ", "))
+	for i, w := range r.Warnings {
+		if strings.Contains(w, "a public resolver") {
+			r.Warnings[i] = w + " The fix that worked here: " + fix + "."
+			return
+		}
+	}
+	r.Warnings = append(r.Warnings, fix)
 }
 
 // checkPairs refuses a run in which no selected zone applies to any target

@@ -86,6 +86,7 @@ func zonesCommand(st *streams) *cli.Command {
 				}
 				r := cm.newReport(st.args, dc.key)
 				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
+				noteDirect(r)
 				return cm.finish(c.Context, r, nil)
 			},
 		}},
