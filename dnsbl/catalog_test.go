@@ -259,3 +259,25 @@ func TestResolve(t *testing.T) {
 		t.Errorf("legacy extended selection = %d zones, want 1", len(e))
 	}
 }
+
+// FuzzLoadCatalog: any input is either refused with an error or yields
+// zones that pass validation and select without panicking.
+func FuzzLoadCatalog(f *testing.F) {
+	f.Add(string(catalogJSON))
+	f.Add(`[{"zone":"a.example","kind":"ip4","type":"block","group":"dead","dead_since":"2024-06-05"}]`)
+	f.Add(`[{"zone":"a.example","kind":"ip4+ip6","type":"allow","codes":{"127.0.0.0/8":"x"},"refused_codes":["127.0.0.255"]}]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		zs, err := LoadCatalog(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, z := range zs {
+			if err := validateZone(z); err != nil {
+				t.Fatalf("loaded zone fails validation: %v", err)
+			}
+		}
+		for _, g := range Groups {
+			Resolve(zs, []string{string(g)})
+		}
+	})
+}

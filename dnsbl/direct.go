@@ -52,7 +52,8 @@ const (
 var defaultRefused = []string{"127.255.255.254", "127.255.255.255"}
 
 const (
-	maxNameServers = 8 // NS names of a zone kept
+	maxNameServers = 8  // NS names of a zone kept
+	maxServerAddrs = 16 // nameserver addresses of a zone kept
 	maxApexSteps   = 6 // NS lookups while walking up to the zone apex
 	directRetries  = 2 // a timeout moves on to the next nameserver
 )
@@ -359,7 +360,7 @@ func (c *Checker) nameserverAddrs(ctx context.Context, zone string, names []stri
 			}
 		}
 		for _, a := range addrs {
-			if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+			if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || len(out) >= maxServerAddrs {
 				continue
 			}
 			out = append(out, dnsclient.NameServer{Name: dnsclient.NameServerName(n), Addr: netip.AddrPortFrom(a, port).String()})

@@ -194,6 +194,38 @@ func TestDirectAlways(t *testing.T) {
 	}
 }
 
+// --direct always with no findable nameserver: the zone is unknown and says
+// why; the resolver is not used instead.
+func TestDirectAlwaysWithoutNS(t *testing.T) {
+	w := newDirectWorld(t, dnstest.Wildcard("127.0.0.2"), nil)
+	w.resolver.Handle("nons.test", dnstest.Rcode(dns.RcodeRefused))
+	run := w.run(t, w.checker(t, Options{Direct: DirectAlways}), "nons.test", w.listedV4)
+	h := healthFor(t, run, "nons.test")
+	if h.Health != HealthUnknown || h.Path != PathDirect || !strings.Contains(h.Problem, "no NS records") {
+		t.Errorf("health %+v", h)
+	}
+	for _, q := range w.resolverQ.All() {
+		if q.Type == dns.TypeA && strings.HasSuffix(q.Name, ".nons.test.") {
+			t.Errorf("the resolver was asked %s", q.Name)
+		}
+	}
+}
+
+// A hostile resolver naming hundreds of nameservers: a bounded number is kept.
+func TestDirectManyNameservers(t *testing.T) {
+	w := newDirectWorld(t, dnstest.Rcode(dns.RcodeRefused), nil)
+	var b strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&b, "many.test. 60 IN NS ns%d.many.test.\nns%d.many.test. 60 IN A 127.0.0.77\nns%d.many.test. 60 IN A 127.0.0.78\n", i, i, i)
+	}
+	w.resolver.AddZone(t, b.String())
+	c := w.checker(t, Options{})
+	servers, err := c.nameservers(context.Background(), "many.test")
+	if err != nil || len(servers) != maxServerAddrs {
+		t.Fatalf("%d servers (%v), want %d", len(servers), err, maxServerAddrs)
+	}
+}
+
 // When the nameservers fail too, the resolver's verdict stands and the
 // problem says what the nameservers did.
 func TestDirectFails(t *testing.T) {
