@@ -54,8 +54,8 @@ var defaultRefused = []string{"127.255.255.254", "127.255.255.255"}
 const (
 	maxNameServers = 8  // NS names of a zone kept
 	maxServerAddrs = 16 // nameserver addresses of a zone kept
-	maxApexSteps   = 6 // NS lookups while walking up to the zone apex
-	directRetries  = 2 // a timeout moves on to the next nameserver
+	maxApexSteps   = 6  // NS lookups while walking up to the zone apex
+	directRetries  = 2  // a timeout moves on to the next nameserver
 )
 
 // directPath is the exchanger of a zone switched to its nameservers. It
