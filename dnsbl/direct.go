@@ -137,6 +137,15 @@ func (c *Checker) directFallback(ctx context.Context, zones []*zoneRT, six []boo
 			}
 		}
 	}()
+	if c.opts.Direct == DirectNever {
+		for _, z := range zones {
+			if z.ex == nil && !z.needsKey && !z.hasKey && c.refused(z) {
+				note := "; the resolver looks refused, and the zone's own nameservers were not asked (--direct never)"
+				z.health.Problem += note
+				z.errText += note
+			}
+		}
+	}
 	if c.opts.Direct != DirectAuto || ctx.Err() != nil {
 		return
 	}

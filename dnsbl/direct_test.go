@@ -74,7 +74,7 @@ func TestDirectNever(t *testing.T) {
 	w := newDirectWorld(t, dnstest.Wildcard("127.255.255.254"), nil)
 	run := w.run(t, w.checker(t, Options{Direct: DirectNever}), "bl.test", w.listedV4)
 	h := healthFor(t, run, "bl.test")
-	if h.Health != HealthUnhealthy || h.Path != PathResolver || !strings.Contains(h.Problem, "127.255.255.254") {
+	if h.Health != HealthUnhealthy || h.Path != PathResolver || !strings.Contains(h.Problem, "127.255.255.254") || !strings.Contains(h.Problem, "not asked (--direct never)") {
 		t.Errorf("health %+v", h)
 	}
 	if r := resultFor(t, run, w.listedV4, "bl.test"); r.Status != StatusError || r.ErrorKind != ErrZoneUnhealthy {
