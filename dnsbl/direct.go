@@ -375,6 +375,18 @@ func (c *Checker) nameserverAddrs(ctx context.Context, zone string, names []stri
 			out = append(out, dnsclient.NameServer{Name: dnsclient.NameServerName(n), Addr: netip.AddrPortFrom(a, port).String()})
 		}
 	}
+	// IPv4 first, and only: a host without IPv6 routing would spend a
+	// timeout on every query that starts at an IPv6 address. IPv6 addresses
+	// are used when the nameservers have no IPv4 address.
+	var v4 []dnsclient.NameServer
+	for _, ns := range out {
+		if ap, err := netip.ParseAddrPort(ns.Addr); err == nil && ap.Addr().Is4() {
+			v4 = append(v4, ns)
+		}
+	}
+	if len(v4) > 0 {
+		out = v4
+	}
 	if len(out) == 0 {
 		if lastErr == nil {
 			lastErr = errors.New("no address")

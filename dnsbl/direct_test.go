@@ -226,6 +226,23 @@ func TestDirectManyNameservers(t *testing.T) {
 	}
 }
 
+// Nameservers with IPv4 and IPv6 addresses are asked over IPv4 only; a zone
+// whose nameservers have only IPv6 addresses is asked over IPv6.
+func TestDirectPrefersIPv4(t *testing.T) {
+	w := newDirectWorld(t, dnstest.Rcode(dns.RcodeRefused), nil)
+	w.resolver.AddZone(t, "dual.test. 60 IN NS ns.dual.test.\nns.dual.test. 60 IN A 127.0.0.77\nns.dual.test. 60 IN AAAA 2001:db8::53\n"+
+		"v6only.test. 60 IN NS ns.v6only.test.\nns.v6only.test. 60 IN AAAA 2001:db8::53\n")
+	c := w.checker(t, Options{})
+	dual, err := c.nameservers(context.Background(), "dual.test")
+	if err != nil || len(dual) != 1 || !strings.HasPrefix(dual[0].Addr, "127.0.0.77:") {
+		t.Errorf("dual-stack nameservers %+v, %v", dual, err)
+	}
+	v6, err := c.nameservers(context.Background(), "v6only.test")
+	if err != nil || len(v6) != 1 || !strings.HasPrefix(v6[0].Addr, "[2001:db8::53]:") {
+		t.Errorf("IPv6-only nameservers %+v, %v", v6, err)
+	}
+}
+
 // When the nameservers fail too, the resolver's verdict stands and the
 // problem says what the nameservers did.
 func TestDirectFails(t *testing.T) {
