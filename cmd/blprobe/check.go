@@ -131,6 +131,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	}
 	run := dc.checker.Run(ctx, plan)
 	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
+	noteDirect(r)
 	checked := checkedAddrs(given, run.Results)
 
 	// 3. Reverse DNS and HELO readiness.
