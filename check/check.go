@@ -216,6 +216,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	wg.Wait()
 	r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
+	NoteDirect(r)
 	if echo != nil {
 		echo.checked = true
 	}

@@ -101,6 +101,11 @@ type Probe struct {
 	Transcript     []Line             `json:"transcript"`
 	// TranscriptTruncated is set when the transcript hit its cap.
 	TranscriptTruncated bool `json:"transcript_truncated,omitempty"`
+	// ClosedByServer is set when the server closed, reset or stopped
+	// answering the connection after the reply that decided the probe (the
+	// RSET or QUIT that follows has no answer in the transcript). The
+	// decided Status, Class and Reply are kept.
+	ClosedByServer bool `json:"closed_by_server,omitempty"`
 }
 
 // MX is one mail exchanger of a domain with a probe per address.
@@ -133,9 +138,9 @@ type Domain struct {
 
 // Result is the smtp section of the report.
 type Result struct {
-	HELO          string   `json:"helo"`
-	From          string   `json:"from"`
-	Rcpts         []string `json:"rcpts"` // empty means postmaster@DOMAIN for each domain
+	HELO          string   `json:"helo"`  // the EHLO argument(s) sent, comma-separated when several
+	From          string   `json:"from"`  // the MAIL FROM reverse-path sent ("<>" for the null one)
+	Rcpts         []string `json:"rcpts"` // asked for; each only for its own domain; a domain with none gets postmaster@DOMAIN
 	Port          int      `json:"port"`
 	TLSMode       string   `json:"tls_mode"`
 	Domains       []Domain `json:"domains"`

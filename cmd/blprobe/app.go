@@ -226,7 +226,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm.resolvers = client.Servers
 	for _, s := range client.Servers {
 		if op := dnsclient.PublicResolver(s); op != "" {
-			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver. The zone health checks show the evidence.", s, op)
+			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op)
 			cm.warnings = append(cm.warnings, w)
 			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
 		}

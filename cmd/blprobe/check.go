@@ -18,7 +18,7 @@ func checkCommand(st *streams) *cli.Command {
 	flags := append(commonFlags(), dnsblFlags()...)
 	flags = append(flags, smtpFlags("smtp-concurrency")...)
 	flags = append(flags, egressFlags()...)
-	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable)"})
+	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
@@ -53,12 +53,13 @@ func runCheck(c *cli.Context, cm *common) error {
 		}
 		o.Targets = []dnsbl.Target{t}
 	}
+	var toRcpts []string
 	if to := c.StringSlice("to"); len(to) > 0 {
-		d, err := parseDomains(to)
+		d, r, err := parseDomains(to)
 		if err != nil {
 			return err
 		}
-		o.Domains = d
+		o.Domains, toRcpts = d, r
 	}
 	dc, err := newDNSBLRun(c, cm)
 	if err != nil {
@@ -66,6 +67,9 @@ func runCheck(c *cli.Context, cm *common) error {
 	}
 	if len(o.Domains) > 0 {
 		if o.SMTP, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+			return err
+		}
+		if err := addRcpts(&o.SMTP, o.Domains, toRcpts); err != nil {
 			return err
 		}
 	}
