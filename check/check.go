@@ -97,20 +97,26 @@ func CanBind(a netip.Addr) bool {
 	return true
 }
 
-func (o Options) withDefaults() (Options, error) {
-	if o.Resolver == nil {
+// parts a run needs the options of.
+const (
+	needDNSBL = 1 << iota
+	needResolver
+)
+
+func (o Options) withDefaults(need int) (Options, error) {
+	if need&needResolver != 0 && o.Resolver == nil {
 		return o, errors.New("check: no resolver given")
 	}
-	if o.DNSBL == nil {
+	if need&needDNSBL != 0 && o.DNSBL == nil {
 		return o, errors.New("check: no DNSBL checker given")
 	}
 	if o.Catalog == nil {
 		o.Catalog = dnsbl.Builtin()
 	}
-	if o.SMTP.Resolver == nil {
+	if o.SMTP.Resolver == nil && o.Resolver != nil {
 		o.SMTP.Resolver = o.Resolver
 	}
-	if o.Egress.Resolver == nil {
+	if o.Egress.Resolver == nil && o.Resolver != nil {
 		o.Egress.Resolver = o.Resolver
 	}
 	if o.IsLocal == nil {
@@ -141,19 +147,11 @@ func (x *run) warn(format string, a ...any) {
 // checked, or another error when the DNSBL plan could not be made (e.g. a
 // target's name could not be resolved); the report is then nil.
 func Run(ctx context.Context, o Options) (*report.Report, error) {
-	o, err := o.withDefaults()
+	x, ctx, err := start(ctx, o, needResolver|needDNSBL)
 	if err != nil {
 		return nil, err
 	}
-	if o.Logger != nil {
-		ctx = logctx.With(ctx, o.Logger)
-	}
-	o.Logger = logctx.From(ctx)
-	r := o.Report
-	if r == nil {
-		r = report.New(report.Tool{Name: "blprobe"}, nil)
-	}
-	x := &run{o: o, r: r}
+	o, r := x.o, x.r
 	if len(o.Domains) == 0 {
 		x.warn("no --to domain given: the SMTP confirmation was skipped")
 	}
@@ -172,15 +170,8 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 
 	// 2. The plan: hostnames resolved, CIDRs expanded, caps enforced.
-	plan, err := o.DNSBL.Plan(ctx, targets, o.Zones)
+	plan, err := x.plan(ctx, targets)
 	if err != nil {
-		var te *dnsbl.TargetError
-		if errors.As(err, &te) {
-			return nil, &InputError{err}
-		}
-		return nil, err
-	}
-	if err := CheckPairs(plan); err != nil {
 		return nil, err
 	}
 	checked := checkedAddrs(targets, plan)
@@ -226,6 +217,41 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 			r.Correlations = append(r.Correlations, echo.correlation())
 		}
 	}), nil
+}
+
+// start validates o and begins a run: the report (o.Report or a new one)
+// and a context carrying o.Logger.
+func start(ctx context.Context, o Options, need int) (*run, context.Context, error) {
+	o, err := o.withDefaults(need)
+	if err != nil {
+		return nil, ctx, err
+	}
+	if o.Logger != nil {
+		ctx = logctx.With(ctx, o.Logger)
+	}
+	o.Logger = logctx.From(ctx)
+	r := o.Report
+	if r == nil {
+		r = report.New(report.Tool{Name: "blprobe"}, nil)
+	}
+	return &run{o: o, r: r}, ctx, nil
+}
+
+// plan validates the targets against the zones: an *InputError for a bad
+// target or zones that apply to none of them.
+func (x *run) plan(ctx context.Context, targets []dnsbl.Target) (*dnsbl.Plan, error) {
+	plan, err := x.o.DNSBL.Plan(ctx, targets, x.o.Zones)
+	if err != nil {
+		var te *dnsbl.TargetError
+		if errors.As(err, &te) {
+			return nil, &InputError{err}
+		}
+		return nil, err
+	}
+	if err := CheckPairs(plan); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 // finish stamps the report, correlates, and lets report.Finalize decide the

@@ -48,7 +48,7 @@ func (e *echoEgress) correlation() report.Correlation {
 // the report then says why.
 func (x *run) egressTargets(ctx context.Context) (targets []dnsbl.Target, echo *echoEgress, ok bool) {
 	o, r := x.o, x.r
-	if w := egressWarning(o.Egress); w != "" {
+	if w := egress.SingleSourceWarning(o.Egress.Sources); w != "" {
 		x.warn("%s", w)
 	}
 	r.Egress = egress.Detect(ctx, o.Egress)
@@ -86,22 +86,6 @@ func (x *run) egressTargets(ctx context.Context) (targets []dnsbl.Target, echo *
 		return nil, nil, false
 	}
 	return []dnsbl.Target{t}, echo, true
-}
-
-// egressWarning says when the sources cannot be cross-checked.
-func egressWarning(o egress.Options) string {
-	sources := o.Sources
-	if len(sources) == 0 {
-		sources = egress.DefaultSources()
-	}
-	names := map[string]bool{}
-	for _, s := range sources {
-		names[s.Name] = true
-	}
-	if len(names) < 2 {
-		return "only one egress source is asked: whether independent sources agree on the egress IP cannot be checked (give two or more --egress-server)"
-	}
-	return ""
 }
 
 // egressFailure says which of "sources disagree" and "none answered"

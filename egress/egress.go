@@ -117,6 +117,23 @@ func validHost(h string) bool {
 	return true
 }
 
+// SingleSourceWarning says when sources (DefaultSources when empty) come
+// from fewer than two services, so that whether independent sources agree
+// on the egress IP cannot be checked; "" otherwise.
+func SingleSourceWarning(sources []Source) string {
+	if len(sources) == 0 {
+		sources = DefaultSources()
+	}
+	names := map[string]bool{}
+	for _, s := range sources {
+		names[s.Name] = true
+	}
+	if len(names) < 2 {
+		return "only one egress source is asked: whether independent sources agree on the egress IP cannot be checked (give two or more --egress-server)"
+	}
+	return ""
+}
+
 // Options configures Detect.
 type Options struct {
 	// Sources to ask; DefaultSources when empty.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
 )
@@ -166,19 +167,32 @@ func newApp(st *streams) *cli.App {
 	return app
 }
 
-// commonFlags are accepted by every command; each can also be set by an
+// commonArgs are the values of the flags every command takes.
+type commonArgs struct {
+	resolvers cli.StringSlice
+	timeout   time.Duration
+	retries   int
+	format    string
+	output    string
+	noColor   bool
+	verbose   bool
+	debug     bool
+	logFormat string
+}
+
+// flags is the table of the common flags; each can also be set by an
 // environment variable BLPROBE_*.
-func commonFlags() []cli.Flag {
+func (a *commonArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
-		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
-		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
-		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts; log the progress of each part on stderr"},
-		&cli.BoolFlag{Name: "debug", EnvVars: []string{"BLPROBE_DEBUG"}, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
-		&cli.StringFlag{Name: "log-format", EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Value: "text", Usage: "format of the -v/--debug log: text or json"},
+		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
+		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json or markdown"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
+		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Destination: &a.noColor, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Destination: &a.verbose, Usage: "print every result and the SMTP transcripts; log the progress of each part on stderr"},
+		&cli.BoolFlag{Name: "debug", EnvVars: []string{"BLPROBE_DEBUG"}, Destination: &a.debug, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Destination: &a.logFormat, Value: "text", Usage: "format of the -v/--debug log: text or json"},
 	}
 }
 
@@ -186,6 +200,7 @@ func commonFlags() []cli.Flag {
 type common struct {
 	st        *streams
 	dns       *dnsclient.Client
+	timeout   time.Duration
 	format    string
 	output    string
 	color     bool
@@ -196,20 +211,26 @@ type common struct {
 	logger    *slog.Logger // nil without -v/--debug
 }
 
-func parseCommon(c *cli.Context, st *streams) (*common, error) {
-	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
+// setup validates the common flags and makes the DNS client and logger.
+func (a *commonArgs) setup(st *streams) (*common, error) {
+	cm := &common{st: st, format: a.format, output: a.output, verbose: a.verbose, timeout: a.timeout}
 	switch cm.format {
 	case "text", "json", "markdown":
 	default:
 		return nil, usagef("invalid --format %q (accepted: text, json, markdown)", cm.format)
 	}
-	if c.Duration("timeout") <= 0 {
-		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
+	if a.timeout <= 0 {
+		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", a.timeout)
 	}
-	if c.Int("retries") < 0 || c.Int("retries") > 10 {
-		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", c.Int("retries"))
+	if a.retries < 0 || a.retries > 10 {
+		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", a.retries)
 	}
-	servers := c.StringSlice("resolver")
+	switch a.logFormat {
+	case "text", "json":
+	default:
+		return nil, usagef("invalid --log-format %q (accepted: text, json)", a.logFormat)
+	}
+	servers := a.resolvers.Value()
 	if len(servers) == 0 {
 		sys, err := dnsclient.SystemServers("/etc/resolv.conf")
 		if err != nil {
@@ -217,7 +238,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 		}
 		servers = sys
 	}
-	client, err := dnsclient.New(servers, c.Duration("timeout"), c.Int("retries"))
+	client, err := dnsclient.New(servers, a.timeout, a.retries)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -226,43 +247,53 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm.resolvers = client.Servers
 	for _, s := range client.Servers {
 		if op := dnsclient.PublicResolver(s); op != "" {
-			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op)
-			cm.warnings = append(cm.warnings, w)
-			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
+			cm.warn(fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op))
 		}
 	}
-	switch c.String("log-format") {
-	case "text", "json":
-	default:
-		return nil, usagef("invalid --log-format %q (accepted: text, json)", c.String("log-format"))
-	}
-	cm.logger = newLogger(st.stderr, cm.verbose, c.Bool("debug"), c.String("log-format"), func() []string { return cm.secrets })
-	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
+	cm.logger = newLogger(st.stderr, cm.verbose, a.debug, a.logFormat, func() []string { return cm.secrets })
+	cm.color = !a.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
+}
+
+// warn adds a warning to the report and says it on stderr at once.
+func (cm *common) warn(w string) {
+	cm.warnings = append(cm.warnings, w)
+	fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 }
 
 // newReport starts a report for this command line; secrets are redacted.
 func (cm *common) newReport(args []string, secrets ...string) *report.Report {
-	cm.secrets = append(cm.secrets, secrets...)
 	r := report.New(report.Tool{Name: "blprobe", Version: toolVersion()}, args, secrets...)
 	r.Resolvers = cm.resolvers
 	r.Warnings = append(r.Warnings, cm.warnings...)
 	return r
 }
 
-// finish stamps, decides and writes the report and returns the exit code.
-// analyze, if not nil, runs first (correlation); the verdict is decided last,
-// by report.Finalize, from all of the evidence. A report that cannot be
-// written is a writeFailure (exit 4).
-func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
-	if ctx.Err() != nil {
-		r.Interrupted = true
+// options starts the library options of a run: the DNS client and the
+// -v/--debug logger; secrets are redacted from the report and the log.
+func (cm *common) options(secrets ...string) check.Options {
+	cm.secrets = append(cm.secrets, secrets...)
+	return check.Options{Resolver: cm.dns, Logger: cm.logger}
+}
+
+// run starts the report (tool, command line with secrets redacted,
+// resolvers, every warning so far), runs fn (check.Run, RunDNSBL…) and
+// concludes.
+func (cm *common) run(ctx context.Context, fn func(context.Context, check.Options) (*report.Report, error), o check.Options) error {
+	o.Report = cm.newReport(cm.st.args, cm.secrets...)
+	return cm.conclude(fn(ctx, o))
+}
+
+// conclude turns what a check function returned into the exit: bad input is
+// exit 2, another failure before a report exit 3, else the report is written.
+func (cm *common) conclude(r *report.Report, err error) error {
+	var ie *check.InputError
+	switch {
+	case errors.As(err, &ie):
+		return &usageError{err}
+	case err != nil:
+		return &failure{err}
 	}
-	r.Finished = time.Now().UTC()
-	if analyze != nil {
-		analyze(r)
-	}
-	r.Finalize()
 	return cm.deliver(r)
 }
 

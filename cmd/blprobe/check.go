@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -14,81 +13,87 @@ import (
 // model a CIDR that is only partly local.
 var isLocal = check.CanBind
 
+// checkArgs are the values of check's flags: every group's, and --to.
+type checkArgs struct {
+	common commonArgs
+	dnsbl  dnsblArgs
+	smtp   smtpArgs
+	egress egressArgs
+	to     cli.StringSlice
+}
+
+// flags is check's table: the common, DNSBL, SMTP (with -4/-6, which the
+// egress detection shares) and egress flags, and --to.
+func (a *checkArgs) flags() []cli.Flag {
+	a.smtp.concurrencyName = "smtp-concurrency" // dnsbl has --concurrency
+	a.egress.fam = &a.smtp.fam
+	flags := append(a.common.flags(), a.dnsbl.flags()...)
+	flags = append(flags, a.smtp.flags()...)
+	flags = append(flags, a.smtp.fam.flags("probe and detect")...)
+	flags = append(flags, a.egress.flags()...)
+	return append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Destination: &a.to, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
+}
+
 func checkCommand(st *streams) *cli.Command {
-	flags := append(commonFlags(), dnsblFlags()...)
-	flags = append(flags, smtpFlags("smtp-concurrency")...)
-	flags = append(flags, egressFlags()...)
-	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
+	var a checkArgs
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
 		ArgsUsage: "[IP|CIDR|HOSTNAME|auto] --to DOMAIN [--to DOMAIN...]",
-		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS;\n" +
-			"2. DNS blocklists for it; 3. PTR, forward-confirmed rDNS and HELO readiness;\n" +
-			"4. SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
+		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS, and when they fail\n" +
+			"   uses the client IP the MXs of the --to domains echo in EHLO;\n" +
+			"2.-4., side by side: DNS blocklists for it; PTR, forward-confirmed rDNS and HELO readiness;\n" +
+			"   SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
 			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.\n" +
 			"Example: blprobe check --to gmail.com --to outlook.com",
-		Flags: flags,
+		Flags: a.flags(),
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := a.common.setup(st)
 			if err != nil {
 				return err
 			}
-			return runCheck(c, cm)
+			return a.run(c, cm)
 		},
 	}
 }
 
-func runCheck(c *cli.Context, cm *common) error {
-	ctx := cm.context(c.Context)
+// run turns check's flags and argument into check.Options and writes the
+// report of check.Run.
+func (a *checkArgs) run(c *cli.Context, cm *common) error {
 	if c.NArg() > 1 {
 		return usagef("check takes one target (IP, CIDR, hostname or auto), got %d: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
 	}
-	target := strings.TrimSpace(c.Args().First())
-	var o check.Options
-	if target != "" && target != "auto" {
+	var targets []dnsbl.Target
+	if target := strings.TrimSpace(c.Args().First()); target != "" && target != "auto" {
 		t, err := dnsbl.ParseTarget(target)
 		if err != nil {
 			return &usageError{err}
 		}
-		o.Targets = []dnsbl.Target{t}
+		targets = []dnsbl.Target{t}
 	}
-	var toRcpts []string
-	if to := c.StringSlice("to"); len(to) > 0 {
-		d, r, err := parseDomains(to)
+	var domains []string
+	if to := a.to.Value(); len(to) > 0 {
+		d, err := a.smtp.domains(to)
 		if err != nil {
 			return err
 		}
-		o.Domains, toRcpts = d, r
+		domains = d
 	}
-	dc, err := newDNSBLRun(c, cm)
+	o, err := a.dnsbl.options(cm)
 	if err != nil {
 		return err
 	}
-	if len(o.Domains) > 0 {
-		if o.SMTP, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
-			return err
-		}
-		if err := addRcpts(&o.SMTP, o.Domains, toRcpts); err != nil {
+	o.Targets, o.Domains, o.IsLocal = targets, domains, isLocal
+	if len(domains) > 0 {
+		if o.SMTP, err = a.smtp.options(cm, domains, a.to.Value()); err != nil {
 			return err
 		}
 	}
-	if o.Egress, err = egressOptions(c, cm); err != nil {
+	if o.Egress, err = a.egress.options(cm); err != nil {
 		return err
 	}
 	if err := cm.checkOutput(); err != nil {
 		return err
 	}
-	o.Resolver, o.DNSBL, o.Zones, o.Catalog = cm.dns, dc.checker, dc.zones, dc.catalog
-	o.IsLocal = isLocal
-	o.Report = cm.newReport(cm.st.args, dc.key)
-	r, err := check.Run(ctx, o)
-	var ie *check.InputError
-	switch {
-	case errors.As(err, &ie):
-		return &usageError{err}
-	case err != nil:
-		return &failure{err}
-	}
-	return cm.deliver(r)
+	return cm.run(c.Context, check.Run, o)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/internal/dnstest"
 	"github.com/blprobe/blprobe/internal/smtptest"
 	"github.com/blprobe/blprobe/report"
@@ -255,7 +256,7 @@ func TestCheckCIDRLocalAndNonLocal(t *testing.T) {
 	_, srv, args := checkLab(t, smtptest.Config{})
 	local := map[netip.Addr]bool{netip.MustParseAddr("127.0.0.13"): true, netip.MustParseAddr("127.0.0.14"): true}
 	isLocal = func(a netip.Addr) bool { return local[a] }
-	t.Cleanup(func() { isLocal = canBind })
+	t.Cleanup(func() { isLocal = check.CanBind })
 	r, res := jsonReport(t, append(args, "127.0.0.12/30")...)
 	if res.code != 0 {
 		t.Errorf("exit %d: %s %v", res.code, res.stderr, r.Warnings)

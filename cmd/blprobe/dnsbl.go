@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -11,33 +9,60 @@ import (
 	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
-	"github.com/blprobe/blprobe/report"
 )
 
-func dnsblFlags() []cli.Flag {
+// dnsblArgs are the values of the DNSBL flags (dnsbl, check, zones test).
+type dnsblArgs struct {
+	zones        cli.StringSlice
+	zone         cli.StringSlice
+	catalog      string
+	dqsKey       string
+	concurrency  int
+	qps          float64
+	direct       string
+	directPort   int
+	maxAddresses int
+}
+
+// flags is the table of the DNSBL flags.
+func (a *dnsblArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		zonesFlag(),
-		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
-		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
-		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
-		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
-		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
-		&cli.IntFlag{Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
-		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
+		a.zonesFlag(),
+		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Destination: &a.zone, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
+		a.catalogFlag(),
+		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Destination: &a.dqsKey, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
+		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Destination: &a.concurrency, Value: dnsbl.DefaultConcurrency, Usage: "DNS queries in flight at once"},
+		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Destination: &a.qps, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Destination: &a.direct, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Name: "direct-port", Hidden: true, Destination: &a.directPort, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Destination: &a.maxAddresses, Value: dnsbl.DefaultMaxAddresses, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
 
+func (a *dnsblArgs) catalogFlag() cli.Flag {
+	return &cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &a.catalog, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true}
+}
+
+// zonesFlag is --zones: a group name or a comma list of zones and groups.
+func (a *dnsblArgs) zonesFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"}, Destination: &a.zones,
+		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
+}
+
 func dnsblCommand(st *streams) *cli.Command {
+	var (
+		ca commonArgs
+		da dnsblArgs
+	)
 	return &cli.Command{
 		Name:      "dnsbl",
 		Usage:     "look addresses up on DNS blocklists",
 		ArgsUsage: "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
 		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.\n" +
 			"Example: blprobe dnsbl 192.0.2.7 mail.example.com 198.51.100.0/28",
-		Flags: append(commonFlags(), dnsblFlags()...),
+		Flags: append(ca.flags(), da.flags()...),
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := ca.setup(st)
 			if err != nil {
 				return err
 			}
@@ -51,80 +76,62 @@ func dnsblCommand(st *streams) *cli.Command {
 			if len(targets) == 0 {
 				return usagef("no target given: the arguments, stdin or @FILE held none (want IPv4/IPv6 addresses, CIDRs or hostnames, one a line)")
 			}
-			dc, err := newDNSBLRun(c, cm)
+			o, err := da.options(cm)
 			if err != nil {
 				return err
 			}
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
-			plan, err := dc.checker.Plan(cm.context(c.Context), targets, dc.zones)
-			if err != nil {
-				return planError(err)
-			}
-			if err := checkPairs(plan); err != nil {
-				return err
-			}
-			r := cm.newReport(st.args, dc.key)
-			run := dc.checker.Run(cm.context(c.Context), plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
-			check.NoteDirect(r)
-			return cm.finish(c.Context, r, nil)
+			o.Targets = targets
+			return cm.run(c.Context, check.RunDNSBL, o)
 		},
 	}
 }
 
-// dnsblRun is what the dnsbl flags configure; check uses it too.
-type dnsblRun struct {
-	catalog []dnsbl.Zone
-	zones   []dnsbl.Zone
-	checker *dnsbl.Checker
-	key     string
-}
-
-func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
-	path := c.String("catalog")
-	if path == "" {
+// loadCatalog reads --catalog, or returns the built-in catalogue.
+func (a *dnsblArgs) loadCatalog() ([]dnsbl.Zone, error) {
+	if a.catalog == "" {
 		return dnsbl.Builtin(), nil
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(a.catalog)
 	if err != nil {
 		return nil, usagef("cannot read --catalog: %v", err)
 	}
 	defer f.Close()
 	cat, err := dnsbl.LoadCatalog(f)
 	if err != nil {
-		return nil, usagef("invalid --catalog %s: %v", path, err)
+		return nil, usagef("invalid --catalog %s: %v", a.catalog, err)
 	}
 	return cat, nil
 }
 
-func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
-	if n := c.Int("concurrency"); n < 1 || n > 4096 {
-		return nil, usagef("invalid --concurrency %d (accepted: 1 to 4096)", n)
+// options validates the DNSBL flags and returns the run's options: the
+// checker, the zones and catalogue, the report with the DQS key redacted.
+func (a *dnsblArgs) options(cm *common) (check.Options, error) {
+	if a.concurrency < 1 || a.concurrency > 4096 {
+		return check.Options{}, usagef("invalid --concurrency %d (accepted: 1 to 4096)", a.concurrency)
 	}
-	if q := c.Float64("qps"); q < 0 {
-		return nil, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", q)
+	if a.qps < 0 {
+		return check.Options{}, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", a.qps)
 	}
-	if m := c.Int("max-addresses"); m < 1 {
-		return nil, usagef("invalid --max-addresses %d (want a positive number)", m)
+	if a.maxAddresses < 1 {
+		return check.Options{}, usagef("invalid --max-addresses %d (want a positive number)", a.maxAddresses)
 	}
-	cat, err := loadCatalog(c)
+	cat, err := a.loadCatalog()
 	if err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
-	zones, err := selectZones(c, cat)
+	zones, err := a.selectZones(cat)
 	if err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
-	key := c.String("dqs-key")
-	cm.secrets = append(cm.secrets, key)
-	direct, err := dnsbl.ParseDirectMode(c.String("direct"))
+	direct, err := dnsbl.ParseDirectMode(a.direct)
 	if err != nil {
-		return nil, &usageError{err}
+		return check.Options{}, &usageError{err}
 	}
-	if p := c.Int("direct-port"); p < 0 || p > 65535 {
-		return nil, usagef("invalid --direct-port %d (accepted: 1 to 65535)", p)
+	if a.directPort < 0 || a.directPort > 65535 {
+		return check.Options{}, usagef("invalid --direct-port %d (accepted: 1 to 65535)", a.directPort)
 	}
 	public := false
 	for _, s := range cm.resolvers {
@@ -132,36 +139,36 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	}
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.dns,
-		Concurrency:  c.Int("concurrency"),
-		QPS:          c.Float64("qps"),
-		DQSKey:       key,
-		MaxAddresses: c.Int("max-addresses"),
+		Concurrency:  a.concurrency,
+		QPS:          a.qps,
+		DQSKey:       a.dqsKey,
+		MaxAddresses: a.maxAddresses,
 		Progress:     newProgress(cm.st.stderr, "dnsbl"),
 
 		Direct:         direct,
 		PublicResolver: public,
-		DirectPort:     c.Int("direct-port"),
-		DirectTimeout:  c.Duration("timeout"),
+		DirectPort:     a.directPort,
+		DirectTimeout:  cm.timeout,
 	})
 	if err != nil {
-		return nil, &usageError{err}
+		return check.Options{}, &usageError{err}
 	}
-	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
-}
-
-// zonesFlag is --zones: a group name or a comma list of zones and groups.
-func zonesFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"},
-		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
+	o := cm.options(a.dqsKey)
+	o.DNSBL, o.Zones, o.Catalog = checker, zones, cat
+	return o, nil
 }
 
 // selectZones resolves --zones and --zone against the catalogue. Nothing
 // given selects the default group; a dead zone or a malformed name is a
 // usage error.
-func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
+func (a *dnsblArgs) selectZones(cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
 	var names []string
-	for _, flag := range []string{"zones", "zone"} {
-		for _, v := range c.StringSlice(flag) {
+	for _, f := range []struct {
+		flag   string
+		values []string
+	}{{"zones", a.zones.Value()}, {"zone", a.zone.Value()}} {
+		flag := f.flag
+		for _, v := range f.values {
 			for _, z := range strings.Split(v, ",") {
 				z = strings.TrimSpace(z)
 				if z == "" {
@@ -182,28 +189,4 @@ func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
 		return nil, usagef("no zone selected: the catalogue has no zone in that group; give --zones or --zone")
 	}
 	return zones, nil
-}
-
-// checkPairs refuses a run in which no selected zone applies to any target
-// (e.g. only domain lists for IP addresses): it would check nothing and
-// report "clean".
-func checkPairs(plan *dnsbl.Plan) error {
-	if plan.Pairs() > 0 {
-		return nil
-	}
-	var names []string
-	for _, z := range plan.Zones() {
-		names = append(names, fmt.Sprintf("%s (%s)", z.Zone, z.Kind))
-	}
-	return usagef("none of the selected zones applies to these targets: %s; IP zones take addresses, domain zones take hostnames", strings.Join(names, ", "))
-}
-
-// planError maps target problems (bad hostname, too many addresses) to exit 2
-// and anything else (e.g. the resolver is unreachable) to exit 3.
-func planError(err error) error {
-	var te *dnsbl.TargetError
-	if errors.As(err, &te) {
-		return &usageError{err}
-	}
-	return &failure{err}
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
 
-	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -52,9 +50,4 @@ func (r *redactWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// context returns ctx carrying the run's logger.
-func (cm *common) context(ctx context.Context) context.Context {
-	return logctx.With(ctx, cm.logger)
 }

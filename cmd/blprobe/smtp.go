@@ -9,29 +9,67 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-// smtpFlags are the flags of "smtp"; "check" takes them too, with the
-// concurrency flag renamed (concurrencyName) so it does not clash with dnsbl's.
-func smtpFlags(concurrencyName string) []cli.Flag {
+// familyArgs are -4 and -6, shared by the SMTP and egress flags of check.
+type familyArgs struct{ v4, v6 bool }
+
+func (a *familyArgs) flags(what string) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
-		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
-		&cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
-		&cli.StringFlag{Name: "source-ip", EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
-		&cli.IntFlag{Name: "port", EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP port (for tests and lab setups)"},
-		&cli.StringFlag{Name: "tls", EnvVars: []string{"BLPROBE_TLS"}, Value: "opportunistic", Usage: "STARTTLS: opportunistic, required or off"},
-		&cli.DurationFlag{Name: "connect-timeout", EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Value: 10 * time.Second, Usage: "TCP connect timeout"},
-		&cli.DurationFlag{Name: "command-timeout", EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Value: 30 * time.Second, Usage: "time allowed for each complete server reply"},
-		&cli.IntFlag{Name: concurrencyName, EnvVars: []string{"BLPROBE_" + strings.ToUpper(strings.ReplaceAll(concurrencyName, "-", "_"))}, Value: 16, Usage: "SMTP probes at once (never more than one per address)"},
-		&cli.BoolFlag{Name: "4", Usage: "probe IPv4 addresses only"},
-		&cli.BoolFlag{Name: "6", Usage: "probe IPv6 addresses only"},
-		&cli.Int64Flag{Name: "seed", Hidden: true, Usage: "seed for shuffling MX of equal preference (tests)"},
+		&cli.BoolFlag{Name: "4", Destination: &a.v4, Usage: what + " IPv4 only"},
+		&cli.BoolFlag{Name: "6", Destination: &a.v6, Usage: what + " IPv6 only"},
+	}
+}
+
+func (a *familyArgs) validate() error {
+	if a.v4 && a.v6 {
+		return usagef("-4 and -6 exclude each other")
+	}
+	return nil
+}
+
+// smtpArgs are the values of the SMTP flags (smtp, check).
+type smtpArgs struct {
+	from           string
+	rcpt           cli.StringSlice
+	helo           string
+	sourceIP       string
+	port           int
+	tls            string
+	connectTimeout time.Duration
+	commandTimeout time.Duration
+	concurrency    int
+	seed           int64
+	seedSet        bool
+	fam            familyArgs
+
+	concurrencyName string // "concurrency" (smtp) or "smtp-concurrency" (check, where dnsbl has --concurrency)
+}
+
+// flags is the table of the SMTP flags; -4/-6 are not in it (see familyArgs).
+func (a *smtpArgs) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Destination: &a.from, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
+		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Destination: &a.rcpt, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
+		&cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Destination: &a.helo, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
+		&cli.StringFlag{Name: "source-ip", EnvVars: []string{"BLPROBE_SOURCE_IP"}, Destination: &a.sourceIP, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
+		&cli.IntFlag{Name: "port", EnvVars: []string{"BLPROBE_PORT"}, Destination: &a.port, Value: smtpcheck.DefaultPort, Usage: "SMTP port (for tests and lab setups)"},
+		&cli.StringFlag{Name: "tls", EnvVars: []string{"BLPROBE_TLS"}, Destination: &a.tls, Value: string(smtpcheck.TLSOpportunistic), Usage: "STARTTLS: opportunistic, required or off"},
+		&cli.DurationFlag{Name: "connect-timeout", EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Destination: &a.connectTimeout, Value: smtpcheck.DefaultConnectTimeout, Usage: "TCP connect timeout"},
+		&cli.DurationFlag{Name: "command-timeout", EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Destination: &a.commandTimeout, Value: smtpcheck.DefaultCommandTimeout, Usage: "time allowed for each complete server reply"},
+		&cli.IntFlag{Name: a.concurrencyName, EnvVars: []string{"BLPROBE_" + strings.ToUpper(strings.ReplaceAll(a.concurrencyName, "-", "_"))}, Destination: &a.concurrency, Value: smtpcheck.DefaultConcurrency, Usage: "SMTP probes at once (never more than one per address)"},
+		&cli.Int64Flag{Name: "seed", Hidden: true, Destination: &a.seed, Usage: "seed for shuffling MX of equal preference (tests)",
+			Action: func(*cli.Context, int64) error { a.seedSet = true; return nil }},
 	}
 }
 
 func smtpCommand(st *streams) *cli.Command {
+	var (
+		ca commonArgs
+		sa = smtpArgs{concurrencyName: "concurrency"}
+	)
 	return &cli.Command{
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
@@ -40,31 +78,31 @@ func smtpCommand(st *streams) *cli.Command {
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
 			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.\n" +
 			"Example: blprobe smtp -v example.com",
-		Flags: append(commonFlags(), smtpFlags("concurrency")...),
+		Flags: append(append(ca.flags(), sa.flags()...), sa.fam.flags("probe")...),
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := ca.setup(st)
 			if err != nil {
 				return err
 			}
-			domains, toRcpts, err := parseDomains(c.Args().Slice())
-			if err != nil {
+			o := cm.options()
+			if o.Domains, err = sa.domains(c.Args().Slice()); err != nil {
 				return err
 			}
-			opts, err := smtpOptions(c, cm, "concurrency")
-			if err != nil {
-				return err
-			}
-			if err := addRcpts(&opts, domains, toRcpts); err != nil {
+			if o.SMTP, err = sa.options(cm, o.Domains, c.Args().Slice()); err != nil {
 				return err
 			}
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
-			r := cm.newReport(st.args)
-			r.SMTP = smtpcheck.Run(cm.context(c.Context), domains, opts)
-			return cm.finish(c.Context, r, nil)
+			return cm.run(c.Context, check.RunSMTP, o)
 		},
 	}
+}
+
+// domains validates the recipient domains (DOMAIN or user@DOMAIN).
+func (a *smtpArgs) domains(args []string) ([]string, error) {
+	d, _, err := parseDomains(args)
+	return d, err
 }
 
 // parseDomains validates the domain arguments of smtp and --to of check. An
@@ -134,27 +172,30 @@ func validDomain(d string) bool {
 	return true
 }
 
-func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
+// options validates the SMTP flags and returns the probe options for
+// domains; targets are the DOMAIN or user@DOMAIN arguments, whose users
+// become recipients.
+func (a *smtpArgs) options(cm *common, domains, targets []string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
 		Resolver:       cm.dns,
-		From:           c.String("from"),
-		Rcpts:          c.StringSlice("rcpt"),
-		Port:           c.Int("port"),
-		TLS:            smtpcheck.TLSMode(c.String("tls")),
-		ConnectTimeout: c.Duration("connect-timeout"),
-		CommandTimeout: c.Duration("command-timeout"),
-		Concurrency:    c.Int(concurrencyName),
-		IPv4Only:       c.Bool("4"),
-		IPv6Only:       c.Bool("6"),
+		From:           a.from,
+		Rcpts:          a.rcpt.Value(),
+		Port:           a.port,
+		TLS:            smtpcheck.TLSMode(a.tls),
+		ConnectTimeout: a.connectTimeout,
+		CommandTimeout: a.commandTimeout,
+		Concurrency:    a.concurrency,
+		IPv4Only:       a.fam.v4,
+		IPv6Only:       a.fam.v6,
 		Progress:       newProgress(cm.st.stderr, "smtp"),
 	}
-	if c.IsSet("seed") {
-		o.Rand = rand.New(rand.NewPCG(uint64(c.Int64("seed")), 0))
+	if a.seedSet {
+		o.Rand = rand.New(rand.NewPCG(uint64(a.seed), 0))
 	}
 	switch o.TLS {
 	case smtpcheck.TLSOpportunistic, smtpcheck.TLSRequired, smtpcheck.TLSOff:
 	default:
-		return o, usagef("invalid --tls %q (accepted: opportunistic, required, off)", c.String("tls"))
+		return o, usagef("invalid --tls %q (accepted: opportunistic, required, off)", a.tls)
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		return o, usagef("invalid --port %d (accepted: 1 to 65535)", o.Port)
@@ -163,38 +204,43 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		return o, usagef("invalid timeout: --connect-timeout and --command-timeout must be positive durations such as 10s")
 	}
 	if o.Concurrency < 1 || o.Concurrency > 1024 {
-		return o, usagef("invalid --%s %d (accepted: 1 to 1024)", concurrencyName, o.Concurrency)
+		return o, usagef("invalid --%s %d (accepted: 1 to 1024)", a.concurrencyName, o.Concurrency)
 	}
-	if o.IPv4Only && o.IPv6Only {
-		return o, usagef("-4 and -6 exclude each other")
+	if err := a.fam.validate(); err != nil {
+		return o, err
 	}
-	if s := c.String("source-ip"); s != "" {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
+	if s := a.sourceIP; s != "" {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
 			return o, usagef("invalid --source-ip %q (want an IPv4 or IPv6 address of this machine)", s)
 		}
-		if !canBind(a) {
-			return o, usagef("--source-ip %s is not an address of this machine (cannot bind to it)", a)
+		if !check.CanBind(ip) {
+			return o, usagef("--source-ip %s is not an address of this machine (cannot bind to it)", ip)
 		}
-		o.SourceIP = a.Unmap()
+		o.SourceIP = ip.Unmap()
 	}
 	for _, addr := range append([]string{o.From}, o.Rcpts...) {
 		if addr != "" && addr != smtpcheck.NullReversePath && !validMailbox(addr) {
 			return o, usagef("invalid address %q (want local@domain, e.g. postmaster@example.com)", addr)
 		}
 	}
-	helo := c.String("helo")
+	helo := a.helo
 	if helo != "" && !validHELO(helo) {
 		return o, usagef("invalid --helo %q (want this host's fully qualified name, or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1])", helo)
 	}
 	if helo == "" {
 		helo = smtpcheck.DefaultHELO()
 	} else if !strings.Contains(helo, ".") && !strings.HasPrefix(helo, "[") {
-		w := fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo)
-		cm.warnings = append(cm.warnings, w)
-		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
+		cm.warn(fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo))
 	}
 	o.HELO = helo // "" when this machine has no FQDN: smtpcheck uses address literals and says so
+	_, toRcpts, err := parseDomains(targets)
+	if err != nil {
+		return o, err
+	}
+	if err := addRcpts(&o, domains, toRcpts); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 

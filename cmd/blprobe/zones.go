@@ -12,14 +12,18 @@ import (
 	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/textsafe"
-	"github.com/blprobe/blprobe/report"
 )
 
 func zonesCommand(st *streams) *cli.Command {
-	listFlags := append(commonFlags(),
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
-		zonesFlag(),
-		&cli.BoolFlag{Name: "all", Usage: "list every zone (same as --zones all), and the dead lists"})
+	var (
+		list   commonArgs
+		listDA dnsblArgs
+		all    bool
+		test   commonArgs
+		testDA dnsblArgs
+	)
+	listFlags := append(list.flags(), listDA.catalogFlag(), listDA.zonesFlag(),
+		&cli.BoolFlag{Name: "all", Destination: &all, Usage: "list every zone (same as --zones all), and the dead lists"})
 	return &cli.Command{
 		Name:  "zones",
 		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
@@ -28,14 +32,14 @@ func zonesCommand(st *streams) *cli.Command {
 			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
+			format := list.format
 			if format != "text" && format != "json" && format != "markdown" {
 				return usagef("invalid --format %q (accepted: text, json, markdown)", format)
 			}
 			if c.NArg() > 0 {
 				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
 			}
-			cat, err := loadCatalog(c)
+			cat, err := listDA.loadCatalog()
 			if err != nil {
 				return err
 			}
@@ -45,18 +49,18 @@ func zonesCommand(st *streams) *cli.Command {
 					dead = append(dead, z)
 				}
 			}
-			spec := c.StringSlice("zones")
-			if c.Bool("all") {
+			spec := listDA.zones.Value()
+			if all {
 				spec = []string{string(dnsbl.GroupAll)}
 			}
-			sel, err := selectZones(c, cat)
+			sel, err := listDA.selectZones(cat)
 			if err != nil {
 				return err
 			}
 			if len(spec) != 1 || spec[0] != string(dnsbl.GroupAll) {
 				dead = nil // the dead lists come with the full listing only
 			}
-			if c.Bool("all") {
+			if all {
 				sel, _ = dnsbl.Resolve(cat, spec)
 			}
 			w := st.stdout
@@ -69,26 +73,23 @@ func zonesCommand(st *streams) *cli.Command {
 			Name:        "test",
 			Usage:       "check which zones answer their RFC 5782 test entries from here, and show the evidence",
 			Description: "Example: blprobe zones test --zones extended --resolver 127.0.0.1",
-			Flags:       append(commonFlags(), dnsblFlags()...),
+			Flags:       append(test.flags(), testDA.flags()...),
 			Action: func(c *cli.Context) error {
-				cm, err := parseCommon(c, st)
+				cm, err := test.setup(st)
 				if err != nil {
 					return err
 				}
 				if c.NArg() > 0 {
 					return usagef("zones test takes no arguments; select zones with --zones (default, extended, all, or a comma list)")
 				}
-				dc, err := newDNSBLRun(c, cm)
+				o, err := testDA.options(cm)
 				if err != nil {
 					return err
 				}
 				if err := cm.checkOutput(); err != nil {
 					return err
 				}
-				r := cm.newReport(st.args, dc.key)
-				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
-				check.NoteDirect(r)
-				return cm.finish(c.Context, r, nil)
+				return cm.run(c.Context, check.ZoneHealth, o)
 			},
 		}},
 	}
