@@ -276,3 +276,43 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("interrupted %v verdict %s smtp %v", r.Interrupted, r.Verdict, r.SMTP)
 	}
 }
+
+// The parts on their own fill only their section and finalize it.
+func TestParts(t *testing.T) {
+	w := newWorld(t)
+	port := w.mx("example.test", "127.0.0.1", smtptest.Config{})
+	ctx := context.Background()
+
+	o := w.options(port)
+	tgt, _ := dnsbl.ParseTarget("127.0.0.10")
+	o.Targets = []dnsbl.Target{tgt}
+	r, err := RunDNSBL(ctx, o)
+	if err != nil || r.DNSBL == nil || r.SMTP != nil || r.RDNS != nil || r.Verdict != report.VerdictListed {
+		t.Errorf("RunDNSBL: %v, %+v", err, r)
+	}
+	var ie *InputError
+	if _, err := RunDNSBL(ctx, w.options(port)); !errors.As(err, &ie) {
+		t.Errorf("RunDNSBL without target: %v, want an InputError", err)
+	}
+
+	o = w.options(port, "example.test")
+	r, err = RunSMTP(ctx, o)
+	if err != nil || r.SMTP == nil || r.DNSBL != nil || r.Verdict != report.VerdictClean {
+		t.Errorf("RunSMTP: %v, verdict %s, problems %v", err, r.Verdict, r.Problems())
+	}
+
+	o = w.options(port)
+	o.Egress = egress.Options{Sources: []egress.Source{{Name: egress.OpenDNS, Server: egressSource(t, "", false)}}, IPv4: true}
+	r, err = RunEgress(ctx, o)
+	if err != nil || r.Egress == nil || r.Egress.IPv4.IP != "127.0.0.1" || !r.Egress.IPSource {
+		t.Fatalf("RunEgress: %v, %+v", err, r.Egress)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "only one egress source") {
+		t.Errorf("RunEgress warnings %q", r.Warnings)
+	}
+
+	r, err = ZoneHealth(ctx, w.options(port))
+	if err != nil || r.DNSBL == nil || len(r.DNSBL.Zones) != 2 || r.DNSBL.Zones[0].Health != dnsbl.HealthHealthy {
+		t.Errorf("ZoneHealth: %v, %+v", err, r.DNSBL)
+	}
+}
