@@ -133,6 +133,7 @@ func newApp(st *streams) *cli.App {
 			egressCommand(st),
 			zonesCommand(st),
 			migrateCommand(st),
+			diffCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
