@@ -21,7 +21,7 @@ func doc(t testing.TB, mod func(*report.Report)) []byte {
 	r.Started = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	r.Finished = r.Started
 	r.DNSBL = &report.DNSBL{
-		Zones: []dnsbl.ZoneHealth{{Zone: "zen.test", Name: "zen", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP4, Health: dnsbl.HealthHealthy}},
+		Zones:   []dnsbl.ZoneHealth{{Zone: "zen.test", Name: "zen", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP4, Health: dnsbl.HealthHealthy}},
 		Results: []dnsbl.Result{{Target: "192.0.2.1", IP: "192.0.2.1", Zone: "zen.test", Query: "1.2.0.192.zen.test", Status: dnsbl.StatusClean}},
 	}
 	r.RDNS = []report.RDNS{{IP: "192.0.2.1", PTR: []string{"mail.example.test"}, ForwardConfirmed: true, Problems: []string{}}}
