@@ -438,7 +438,12 @@ func (b *builder) generic(s Side, isNew bool) *Cell {
 	return &Cell{Status: Pass, Detail: "the PTR does not look generic"}
 }
 
+// helo checks the HELO name the server will use after the move (--helo):
+// it applies to the new addresses only.
 func (b *builder) helo(s Side, isNew bool) *Cell {
+	if !isNew {
+		return nil
+	}
 	d := s.RDNS
 	if d == nil || d.HELO == nil {
 		return &Cell{Status: NotChecked, Detail: "the HELO name was not checked"}

@@ -197,6 +197,9 @@ func TestOldColumn(t *testing.T) {
 	if len(r.Blockers) != 0 || r.ExitCode != 0 {
 		t.Errorf("old-column failures are not blockers: %+v", r.Blockers)
 	}
+	if row := findRow(t, r, ItemHELO, ""); row.Old != nil || row.New.Status != Pass {
+		t.Errorf("the HELO name after the move concerns the new address only: %+v %+v", row.Old, row.New)
+	}
 }
 
 func TestRange(t *testing.T) {
