@@ -184,6 +184,7 @@ func TestSuggest(t *testing.T) {
 		{"many.test", "198.51.100.7/32", "v=spf1 include:i1.many.test include:i2.many.test include:i3.many.test include:i4.many.test include:i5.many.test include:i6.many.test include:i7.many.test include:i8.many.test include:i9.many.test include:i10.many.test include:i11.many.test ip4:192.0.2.0/24 ip4:198.51.100.7 -all", "11 DNS lookups"},
 		{"ip4.test", "192.0.2.9/32", "", ""},         // already passes
 		{"servfail.test", "198.51.100.7/32", "", ""}, // could not read the record
+		{"twospf.test", "198.51.100.7/32", "", ""},   // two records: merge them first
 	}
 	for _, tt := range tests {
 		t.Run(tt.domain+"/"+tt.add, func(t *testing.T) {

@@ -77,12 +77,15 @@ func spfTerm(p netip.Prefix) string {
 // "all" gives fail, softfail or neutral (an earlier term matches the address
 // first), the term goes to the front; a record that is a permerror stays one
 // and says so in Warnings. old, if valid, is kept authorised when the domain
-// has no record yet. It returns nil when the address already passes or the
-// published record could not be read (temperror).
+// has no record yet. It returns nil when the address already passes, the
+// published record could not be read (temperror), or there is more than one.
 func Suggest(ctx context.Context, c *dnsclient.Client, cur SPF, p netip.Prefix, old netip.Addr) *Suggestion {
 	p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
 	if cur.Result == Pass || cur.Result == TempError {
 		return nil
+	}
+	if cur.Record == "" && cur.Result != None {
+		return nil // e.g. two SPF records: they must be merged first (RFC 7208 §4.5)
 	}
 	add := spfTerm(p)
 	sg := &Suggestion{Domain: cur.Domain, Add: add, Warnings: []string{}}

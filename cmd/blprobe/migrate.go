@@ -158,6 +158,9 @@ func gatherMigrate(ctx context.Context, cm *common, dc *dnsblRun, a *migrateArgs
 	if len(a.to) == 0 {
 		in.Warnings = append(in.Warnings, "no --to domain given: SMTP acceptance and outbound port 25 were not checked")
 	}
+	if a.helo == "" {
+		in.Warnings = append(in.Warnings, "no --helo given: whether the HELO name used after the move resolves to the new address was not checked")
+	}
 	oldT, err := dnsbl.ParseTarget(a.old.String())
 	if err != nil {
 		return nil, &usageError{err}

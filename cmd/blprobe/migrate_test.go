@@ -204,3 +204,56 @@ func TestMigrateUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateNeitherLocalAndSecrets(t *testing.T) {
+	_, srv, args := migrateLab(t)
+	isLocal = func(netip.Addr) bool { return false }
+	t.Cleanup(func() { isLocal = canBind })
+	const key = "SeCrEtKey1234"
+	args = append(args, "127.0.0.21", "--domain", "wide.test", "--to", "example.test", "--dqs-key", key)
+	r, res := migrateJSON(t, args...)
+	if res.code != 3 {
+		t.Fatalf("exit %d", res.code)
+	}
+	// The old column ran from this machine's default address and says so.
+	o, n := cell(t, r, "smtp", "example.test")
+	if o.Status != migrate.Pass || !strings.Contains(o.Detail, "127.0.0.20 is not an address of this machine") || n.Status != migrate.NotChecked {
+		t.Errorf("smtp old %+v new %+v", o, n)
+	}
+	if len(srv.Conns()) != 1 {
+		t.Errorf("%d SMTP connections, want 1 (the old column only)", len(srv.Conns()))
+	}
+	for _, format := range []string{"json", "text", "markdown"} {
+		out := runCLI(t, "", append(args, "--format", format)...)
+		if strings.Contains(out.stdout+out.stderr, key) {
+			t.Errorf("%s output leaks the DQS key", format)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Command, " "), "REDACTED") {
+		t.Errorf("command %v", r.Command)
+	}
+}
+
+func TestMigrateNoHELOWarns(t *testing.T) {
+	_, _, args := migrateLab(t)
+	var a []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--helo" {
+			i++
+			continue
+		}
+		a = append(a, args[i])
+	}
+	r, res := migrateJSON(t, append(a, "127.0.0.21", "--domain", "wide.test")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %+v", res.code, r.Rows)
+	}
+	for _, row := range r.Rows {
+		if row.Item == "helo" {
+			t.Errorf("HELO row without --helo: %+v", row)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "no --helo given") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+}
