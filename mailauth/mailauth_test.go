@@ -29,6 +29,9 @@ redirect.test. 60 IN TXT "v=spf1 redirect=ip4.test"
 macro.test. 60 IN TXT "v=spf1 exists:%{i}._ip.macro.test -all"
 192.0.2.30._ip.macro.test. 60 IN A 127.0.0.2
 void.test. 60 IN TXT "v=spf1 a:nx1.void.test a:nx2.void.test a:nx3.void.test ip4:192.0.2.40 -all"
+void2.test. 60 IN TXT "v=spf1 a:nx1.void.test mx:nx2.void.test ip4:192.0.2.40 -all"
+dmacro.test. 60 IN TXT "v=spf1 include:_spf.%{d} -all"
+_spf.dmacro.test. 60 IN TXT "v=spf1 ip4:192.0.2.50 -all"
 nospf.test. 60 IN TXT "hello world"
 twospf.test. 60 IN TXT "v=spf1 -all"
 twospf.test. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
@@ -57,6 +60,9 @@ func manyZone() string {
 		fmt.Fprintf(&b, "i%d.many.test. 60 IN TXT \"v=spf1 ip4:10.0.%d.0/24 -all\"\n", i, i)
 	}
 	fmt.Fprintf(&b, "many.test. 60 IN TXT %q\n", rec+" ip4:192.0.2.0/24 -all")
+	// Exactly 10: at the limit, still evaluated.
+	rec = strings.Replace(rec, " include:i11.many.test", "", 1)
+	fmt.Fprintf(&b, "ten.test. 60 IN TXT %q\n", rec+" ip4:192.0.2.0/24 -all")
 	// A record of 44x ip4 terms: a suggestion would be over 450 bytes.
 	rec = "v=spf1"
 	for i := 0; len(rec) < 430; i++ {
@@ -107,7 +113,12 @@ func TestCheckSPF(t *testing.T) {
 		{"macro.test", "192.0.2.30", Pass, 1, 0, "", "macros", true, "matched exists"},
 		{"macro.test", "192.0.2.31", Fail, 1, 0, "", "macros", true, ""},
 		{"many.test", "192.0.2.5", PermError, 11, 0, "11 DNS lookups", "", true, "lookup limit reached"},
+		{"ten.test", "192.0.2.5", Pass, 10, 0, "", "", true, "matched ip"},
+		{"ten.test", "198.51.100.7", Fail, 10, 0, "", "", true, "matched all"},
 		{"void.test", "192.0.2.40", PermError, 3, 3, "3 void lookups", "", true, "void lookup limit reached"},
+		{"void2.test", "192.0.2.40", Pass, 2, 2, "", "", true, "matched ip"},
+		{"dmacro.test", "192.0.2.50", Pass, 1, 0, "", "macros", true, ""},
+		{"dmacro.test", "192.0.2.51", Fail, 1, 0, "", "macros", true, ""},
 		{"nospf.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
 		{"nx.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
 		{"twospf.test", "192.0.2.5", PermError, 0, 0, "more than one SPF record", "", false, ""},
