@@ -24,6 +24,8 @@ func migrateCommand(st *streams) *cli.Command {
 		switch f.Names()[0] {
 		case "from": // --from is the old address here; MAIL FROM is --mail-from
 			flags = append(flags, &cli.StringFlag{Name: "mail-from", EnvVars: []string{"BLPROBE_MAIL_FROM"}, Usage: "MAIL FROM `ADDRESS` of the SMTP probes (default: postmaster@ + the HELO name)"})
+		case "helo":
+			flags = append(flags, &cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "the HELO `NAME` the server will use after the move: it must resolve to the new address; also the EHLO of the SMTP probes"})
 		case "source-ip": // the sources are the old and new addresses
 		default:
 			flags = append(flags, f)
