@@ -41,6 +41,11 @@ badinc.test. 60 IN TXT "v=spf1 include:nothing.test -all"
 loop.test. 60 IN TXT "v=spf1 include:loop2.test -all"
 loop2.test. 60 IN TXT "v=spf1 include:loop.test -all"
 ptr.test. 60 IN TXT "v=spf1 ptr -all"
+diamond.test. 60 IN TXT "v=spf1 include:b.diamond.test include:c.diamond.test -all"
+b.diamond.test. 60 IN TXT "v=spf1 include:d.diamond.test -all"
+c.diamond.test. 60 IN TXT "v=spf1 include:d.diamond.test -all"
+d.diamond.test. 60 IN TXT "v=spf1 a:d.diamond.test -all"
+d.diamond.test. 60 IN A 192.0.2.60
 _dmarc.reject.test. 60 IN TXT "v=DMARC1; p=reject; pct=50; aspf=s"
 _dmarc.org.test. 60 IN TXT "v=DMARC1; p=quarantine; sp=reject"
 _dmarc.none.test. 60 IN TXT "v=DMARC1; p=none; rua=mailto:d@none.test"
@@ -125,6 +130,8 @@ func TestCheckSPF(t *testing.T) {
 		{"servfail.test", "192.0.2.5", TempError, 0, 0, "", "", false, "SERVFAIL"},
 		{"badinc.test", "192.0.2.5", PermError, 1, 1, "nothing.test has no SPF record", "", true, ""},
 		{"loop.test", "192.0.2.5", PermError, 2, 0, "loop", "", true, ""},
+		{"diamond.test", "192.0.2.60", Pass, 6, 0, "", "", true, ""},
+		{"diamond.test", "192.0.2.61", Fail, 6, 0, "", "", true, ""}, // the whole tree; d is included twice: counted twice
 		{"ptr.test", "192.0.2.5", Fail, 1, 0, "ptr mechanism", "", true, ""},
 	}
 	for _, tt := range tests {

@@ -202,7 +202,7 @@ type walker struct {
 	lookups  int
 	void     int
 	queries  int
-	seen     map[string]bool
+	seen     map[string]bool // the records on the current include/redirect path
 	problems []string
 	notes    []string
 }
@@ -300,7 +300,8 @@ func (w *walker) follow(ctx context.Context, t term, name string, depth int) {
 		w.problems = append(w.problems, fmt.Sprintf("%s names %s again: the records loop, and an evaluation runs into the lookup limit (permerror)", t.raw, name))
 		return
 	}
-	w.seen[name] = true
+	w.seen[name] = true // on the current include path only: a record included twice elsewhere counts twice
+	defer delete(w.seen, name)
 	w.queries++
 	rec, err := fetchRecord(ctx, w.r, name)
 	switch {
