@@ -349,9 +349,13 @@ func (b *builder) listing(s Side, isNew bool) *Cell {
 	ip := s.Addr.String()
 	var listed, policy []string
 	var fixes []string
-	errs, zones := 0, 0
+	errs, zones, na := 0, 0, 0
 	for _, res := range s.DNSBL {
 		if res.IP != ip {
+			continue
+		}
+		if res.Status == dnsbl.StatusError && res.ErrorKind == dnsbl.ErrNotApplicable {
+			na++ // e.g. an IPv6 address against an IPv4-only zone
 			continue
 		}
 		zones++
@@ -376,9 +380,7 @@ func (b *builder) listing(s Side, isNew bool) *Cell {
 			}
 			fixes = append(fixes, fix+" before moving mail, after fixing the cause")
 		case dnsbl.StatusError, dnsbl.StatusNotDone:
-			if res.ErrorKind != dnsbl.ErrNotApplicable {
-				errs++
-			}
+			errs++
 		}
 	}
 	for _, z := range b.in.Zones {
@@ -395,6 +397,8 @@ func (b *builder) listing(s Side, isNew bool) *Cell {
 		}
 		c.Fix = strings.Join(fixes, "; ")
 		return c
+	case zones == 0 && na > 0:
+		return &Cell{Status: NotChecked, Detail: fmt.Sprintf("none of the %d selected zones lists addresses like %s", na, ip), Fix: "select a zone that lists this address family (--zone)"}
 	case zones == 0:
 		return &Cell{Status: NotChecked, Detail: "no blocklist result for " + ip, Fix: "run blprobe dnsbl " + ip}
 	case errs > 0:

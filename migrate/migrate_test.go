@@ -151,6 +151,14 @@ func TestBuild(t *testing.T) {
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
 			p.Status, p.Class, p.Stage = smtpcheck.StatusError, smtpcheck.ClassConnectTimeout, smtpcheck.StageConnect
 		}, VerdictBlocked, 1, ItemPort25, "", Fail, "ask the ISP to open outbound port 25"},
+		{"v6 address, v4-only zones", func(in *Inputs) {
+			for i := range in.New[0].DNSBL {
+				in.New[0].DNSBL[i].Status, in.New[0].DNSBL[i].ErrorKind = dnsbl.StatusError, dnsbl.ErrNotApplicable
+			}
+		}, VerdictInconclusive, 3, ItemListings, "", NotChecked, "select a zone that lists this address family"},
+		{"one zone not applicable", func(in *Inputs) {
+			in.New[0].DNSBL[0].Status, in.New[0].DNSBL[0].ErrorKind = dnsbl.StatusError, dnsbl.ErrNotApplicable
+		}, VerdictReady, 0, ItemListings, "", Pass, "not listed on 2 zones"},
 		{"interrupted", func(in *Inputs) { in.Interrupted = true }, VerdictInconclusive, 3, ItemListings, "", Pass, ""},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,12 @@ func TestDiffListingGolden(t *testing.T) {
 		t.Errorf("diff %+v", d)
 	}
 
+	// AFTER from stdin.
+	data, _ := os.ReadFile(after)
+	if res := runCLI(t, string(data), "diff", before, "-"); res.code != 1 || !strings.Contains(res.stdout, "new listing: 127.0.0.30 on zen.test") {
+		t.Errorf("stdin: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+
 	// The same report twice: nothing changed.
 	text, _, d = diffRun(t, dir, before, before, 0)
 	if len(d.Changes) != 0 || !strings.Contains(text, "NO CHANGE") {
