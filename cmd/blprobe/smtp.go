@@ -137,7 +137,7 @@ func validDomain(d string) bool {
 func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
 		Resolver:       cm.dns,
-		From:           c.String("from"),
+		From:           mailFrom(c),
 		Rcpts:          c.StringSlice("rcpt"),
 		Port:           c.Int("port"),
 		TLS:            smtpcheck.TLSMode(c.String("tls")),
