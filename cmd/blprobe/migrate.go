@@ -96,14 +96,22 @@ func parseMigrate(c *cli.Context, cm *common) (*migrateArgs, error) {
 	if len(doms) == 0 {
 		return nil, usagef("migrate needs --domain SENDER_DOMAIN (the domain in the envelope sender and From: of your mail)")
 	}
-	if a.domains, err = parseDomains(doms); err != nil {
+	var senderRcpts []string
+	if a.domains, senderRcpts, err = parseDomains(doms); err != nil {
 		return nil, err
 	}
+	if len(senderRcpts) > 0 {
+		return nil, usagef("invalid --domain %q (want the sender domain, e.g. example.org, not an address)", senderRcpts[0])
+	}
 	if to := c.StringSlice("to"); len(to) > 0 {
-		if a.to, err = parseDomains(to); err != nil {
+		var toRcpts []string
+		if a.to, toRcpts, err = parseDomains(to); err != nil {
 			return nil, err
 		}
 		if a.sopts, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+			return nil, err
+		}
+		if err := addRcpts(&a.sopts, a.to, toRcpts); err != nil {
 			return nil, err
 		}
 	} else if h := c.String("helo"); h != "" && !validHELO(h) {
