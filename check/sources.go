@@ -32,13 +32,13 @@ func (x *run) smtpFrom(ctx context.Context, checked []netip.Addr) *smtpcheck.Res
 	res := smtpcheck.RunFrom(ctx, x.o.Domains, sources, o)
 	if len(checked) > 0 && !sourcesCovered(checked, res) {
 		x.warn("the SMTP part ran from %s, not from the checked address %s (it is not an address of this machine); behind NAT the MX may still see the checked address: compare the IP each MX echoed back",
-			orUnknown(usedSources(res)), shortAddrs(checked))
+			orUnknown(UsedSources(res)), shortAddrs(checked))
 	}
 	return res
 }
 
-// usedSources lists the distinct source addresses the probes used.
-func usedSources(res *smtpcheck.Result) []string {
+// UsedSources lists the distinct source addresses the probes of res used.
+func UsedSources(res *smtpcheck.Result) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range res.Domains {
@@ -61,7 +61,7 @@ func sourcesCovered(checked []netip.Addr, res *smtpcheck.Result) bool {
 	for _, a := range checked {
 		set[a.String()] = true
 	}
-	for _, s := range usedSources(res) {
+	for _, s := range UsedSources(res) {
 		if !set[s] {
 			return false
 		}

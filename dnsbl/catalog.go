@@ -247,8 +247,8 @@ func checkDNSName(s string) error {
 // Generic returns a zone for a name that is not in the catalogue, with the
 // RFC 5782 generic rules: IPv4 and IPv6 queries, a block list, and any answer
 // in 127.0.0.0/8 is a listing (§2.1, §2.4) — except 127.255.255.0/24, the
-// error range of Spamhaus and the mirrors and resellers of its data (FACTS
-// §2): an unknown zone answering 127.255.255.254 is refusing the resolver, and
+// error range of Spamhaus and the mirrors and resellers of its data
+// (https://www.spamhaus.org/news/article/788): an unknown zone answering 127.255.255.254 is refusing the resolver, and
 // reporting that as "listed" would be a false positive.
 func Generic(name string) Zone {
 	z := normZone(name)

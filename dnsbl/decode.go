@@ -76,7 +76,8 @@ type outcome struct {
 
 // decode interprets the answer to an A query against zone z.
 //
-// Rules (RFC 5782 and FACTS §3 health rules):
+// Rules (RFC 5782 §2.1 and §5, and the error answers documented by the
+// operators, e.g. https://www.spamhaus.org/news/article/788):
 //   - NXDOMAIN: not listed (§2.1) → clean.
 //   - NOERROR without any A record (NODATA): clean. §2.1 says every entry
 //     MUST have an A record, so a name without one is not a listing; a

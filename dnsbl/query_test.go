@@ -14,7 +14,7 @@ func TestQueryName(t *testing.T) {
 		// RFC 5782 §2.4 example.
 		{"2001:db8:1:2:3:4:567:89ab", "ugly.example.com", "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ugly.example.com"},
 		{"2001:db8::1", "z", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.z"},
-		// IPv4-mapped IPv6 is an IPv6 query (FACTS §1), not 2.0.0.127.
+		// IPv4-mapped IPv6 is an IPv6 query (RFC 5782 §2.4, §5), not 2.0.0.127.
 		{"::ffff:7f00:2", "z", "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.z"},
 	}
 	for _, tt := range tests {

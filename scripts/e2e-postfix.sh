@@ -131,6 +131,10 @@ unknown_client_reject_code = 550
 unknown_address_reject_code = 550
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
 biff = no
+# One client per smtpd process: smtpd caches DNSBL answers for its lifetime,
+# so a later test probing from the same address would not make Postfix ask
+# rbldnsd again (https://www.postfix.org/postconf.5.html#max_use).
+max_use = 1
 maillog_file = $WORK/postfix.log
 maillog_file_prefixes = $WORK
 EOF

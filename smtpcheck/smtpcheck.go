@@ -393,8 +393,9 @@ func noteTLSFallbacks(res *Result) {
 }
 
 // detectPort25Blocked sets Port25Blocked when every probe that ran ended in
-// a connect timeout, on at least two addresses (FACTS §7: uniform connect
-// timeouts to unrelated MX point at a local/egress block).
+// a connect timeout, on at least two addresses: uniform connect timeouts to unrelated MX
+// point at a local/egress block, as clouds that block outbound port 25 do
+// (e.g. https://cloud.google.com/compute/docs/tutorials/sending-mail).
 func detectPort25Blocked(res *Result) {
 	addrs, hosts := map[string]bool{}, map[string]bool{}
 	for _, d := range res.Domains {

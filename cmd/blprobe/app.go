@@ -145,7 +145,7 @@ func newApp(st *streams) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -155,6 +155,8 @@ func newApp(st *streams) *cli.App {
 			smtpCommand(st),
 			egressCommand(st),
 			zonesCommand(st),
+			migrateCommand(st),
+			diffCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
