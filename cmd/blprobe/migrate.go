@@ -153,6 +153,7 @@ func (f *migrateFlags) run(c *cli.Context, cm *common) error {
 		return err
 	}
 	in, err := gatherMigrate(ctx, cm, o, a)
+	cm.dns.Close() // every query is done: release the pooled sockets
 	if err != nil {
 		return err
 	}
