@@ -1,22 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/mailauth"
 	"github.com/blprobe/blprobe/migrate"
-	"github.com/blprobe/blprobe/rdns"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
@@ -140,7 +135,6 @@ func (f *migrateFlags) parse(c *cli.Context, cm *common) (*migrateArgs, error) {
 }
 
 func (f *migrateFlags) run(c *cli.Context, cm *common) error {
-	ctx := c.Context
 	a, err := f.parse(c, cm)
 	if err != nil {
 		return err
@@ -152,141 +146,18 @@ func (f *migrateFlags) run(c *cli.Context, cm *common) error {
 	if err := cm.checkOutput(); err != nil {
 		return err
 	}
-	in, err := gatherMigrate(ctx, cm, o, a)
+	o.Domains, o.SMTP, o.IsLocal = a.to, a.sopts, isLocal
+	o.Report = cm.newReport(cm.st.args, f.dnsbl.dqsKey) // tool, redacted argv, resolvers, warnings
+	in, err := check.Migrate(c.Context, o, check.Move{Old: a.old, New: a.target, Prefix: a.prefix, Senders: a.domains, HELO: a.helo})
 	cm.dns.Close() // every query is done: release the pooled sockets
-	if err != nil {
-		return err
+	var ie *check.InputError
+	switch {
+	case errors.As(err, &ie):
+		return &usageError{err}
+	case err != nil:
+		return &failure{err}
 	}
-	in.Command = cm.newReport(cm.st.args, f.dnsbl.dqsKey).Command // redacted argv
-	r := migrate.Build(*in)
-	return writeMigrate(cm, r, f.dnsbl.dqsKey)
-}
-
-// gatherMigrate collects everything migrate.Build needs: DNSBL results,
-// reverse DNS, SPF and DMARC, and SMTP from the addresses that are local.
-// It is the one place that queries the network, so that it can be swapped
-// for the check library's pipeline.
-func gatherMigrate(ctx context.Context, cm *common, o check.Options, a *migrateArgs) (*migrate.Inputs, error) {
-	in := &migrate.Inputs{
-		Tool: report.Tool{Name: "blprobe", Version: toolVersion()}, Started: time.Now().UTC(),
-		Resolvers: cm.resolvers, Warnings: append([]string{}, cm.warnings...),
-		NewTarget: a.target.Input, Catalog: o.Catalog, Domains: a.domains, SMTPDomains: a.to, HELO: a.helo,
-	}
-	if in.NewTarget == "" {
-		in.NewTarget = a.prefix.String()
-	}
-	if len(a.to) == 0 {
-		in.Warnings = append(in.Warnings, "no --to domain given: SMTP acceptance and outbound port 25 were not checked")
-	}
-	if a.helo == "" {
-		in.Warnings = append(in.Warnings, "no --helo given: whether the HELO name used after the move resolves to the new address was not checked")
-	}
-	oldT, err := dnsbl.ParseTarget(a.old.String())
-	if err != nil {
-		return nil, &usageError{err}
-	}
-
-	// 1. Listings of both.
-	plan, err := o.DNSBL.Plan(ctx, []dnsbl.Target{oldT, a.target}, o.Zones)
-	if err != nil {
-		var te *dnsbl.TargetError
-		if errors.As(err, &te) {
-			return nil, &usageError{err}
-		}
-		return nil, &failure{err}
-	}
-	if err := check.CheckPairs(plan); err != nil {
-		return nil, &usageError{err}
-	}
-	run := o.DNSBL.Run(ctx, plan)
-	in.Zones = run.Zones
-
-	// The new addresses: all of a small range, the first check.MaxRDNS of a larger one.
-	var news []netip.Addr
-	for ip := a.prefix.Addr(); a.prefix.Contains(ip); ip = ip.Next() {
-		if len(news) == check.MaxRDNS {
-			break
-		}
-		news = append(news, ip)
-	}
-	in.RangeSize = rangeSize(a.prefix)
-	if in.RangeSize > len(news) {
-		in.Warnings = append(in.Warnings, fmt.Sprintf("reverse DNS, SPF and SMTP were checked for the first %d of %d addresses of %s only", len(news), in.RangeSize, a.prefix))
-	}
-	sides := make([]migrate.Side, len(news)+1)
-	for i, ip := range append([]netip.Addr{a.old}, news...) {
-		sides[i].Addr = ip
-	}
-	byIP := map[string][]dnsbl.Result{}
-	for _, res := range run.Results {
-		byIP[res.IP] = append(byIP[res.IP], res)
-	}
-	for i := range sides {
-		sides[i].DNSBL = byIP[sides[i].Addr.String()]
-	}
-
-	// 2. Reverse DNS and HELO; 3. SPF for each domain.
-	heloName := a.helo
-	g := new(errgroup.Group)
-	g.SetLimit(16)
-	for i := range sides {
-		sides[i].SPF = make([]mailauth.SPF, len(a.domains))
-		g.Go(func() error {
-			rd := rdns.Check(ctx, cm.dns, sides[i].Addr, heloName)
-			sides[i].RDNS = &rd
-			for j, d := range a.domains {
-				sides[i].SPF[j] = mailauth.CheckSPF(ctx, cm.dns, d, sides[i].Addr)
-			}
-			return nil
-		})
-	}
-	g.Wait()
-
-	// 4. DMARC, and the SPF record to publish when the new range fails.
-	for j, d := range a.domains {
-		in.DMARC = append(in.DMARC, mailauth.CheckDMARC(ctx, cm.dns, d))
-		var sg *mailauth.Suggestion
-		for _, s := range sides[1:] {
-			if s.SPF[j].Result != mailauth.Pass {
-				sg = mailauth.Suggest(ctx, cm.dns, s.SPF[j], a.prefix, a.old)
-				break
-			}
-		}
-		in.Suggestions = append(in.Suggestions, sg)
-	}
-
-	// 5. SMTP from each side that is an address of this machine; the old
-	// column falls back to this machine's default address (this network).
-	if len(a.to) > 0 {
-		if isLocal(a.old) {
-			sides[0].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{a.old}, a.sopts)
-		} else {
-			sides[0].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{{}}, a.sopts)
-			used := strings.Join(check.UsedSources(sides[0].SMTP), ", ")
-			if used == "" {
-				used = "this machine's default address"
-			}
-			sides[0].SMTPNote = fmt.Sprintf("from %s: %s is not an address of this machine", used, a.old)
-		}
-		for i := 1; i < len(sides) && i <= check.MaxSMTPSources; i++ {
-			if isLocal(sides[i].Addr) {
-				sides[i].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{sides[i].Addr}, a.sopts)
-			}
-		}
-	}
-	in.Old, in.New = sides[0], sides[1:]
-	in.Interrupted = ctx.Err() != nil
-	in.Finished = time.Now().UTC()
-	return in, nil
-}
-
-// rangeSize is the number of addresses of p, capped at 1<<30.
-func rangeSize(p netip.Prefix) int {
-	host := p.Addr().BitLen() - p.Bits()
-	if host >= 30 {
-		return 1 << 30
-	}
-	return 1 << host
+	return writeMigrate(cm, migrate.Build(*in), f.dnsbl.dqsKey)
 }
 
 func writeMigrate(cm *common, r *migrate.Report, secret string) error {
