@@ -189,12 +189,13 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 			return
 		}
 		s.echo(rep.Text)
-		st, cl, cited := Classify(StageRcpt, rep)
-		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: cl})
+		v := ClassifyCause(StageRcpt, rep, hasExt(p.Extensions, "ENHANCEDSTATUSCODES"))
+		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: v.Class})
 		if !decided {
 			r := rep
-			p.Reply, p.Status, p.Class, p.CitedList = &r, st, cl, cited
-			decided = st != StatusAccepted
+			p.Reply, p.Status, p.Class, p.CitedList = &r, v.Status, v.Class, v.CitedList
+			p.Cause, p.CauseWhy = v.Cause, v.Why
+			decided = v.Status != StatusAccepted
 		}
 	}
 	p.TimingsMs["rcpt"] = s.ms(t)
@@ -294,8 +295,7 @@ func (s *session) read(target string) (Reply, bool) {
 	}
 	if rep.Code == 421 {
 		// RFC 5321 §3.8: 421 may come at any time and closes the session.
-		st, cl, cited := Classify(s.p.Stage, rep)
-		s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+		s.setVerdict(rep)
 		s.p.Reply = &rep
 		s.echo(rep.Text)
 		return rep, false
@@ -342,8 +342,7 @@ func (s *session) positive(rep Reply, what string) bool {
 	if rep.Code/100 == 2 {
 		return true
 	}
-	st, cl, cited := Classify(s.p.Stage, rep)
-	s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+	st := s.setVerdict(rep)
 	r := rep
 	s.p.Reply = &r
 	if st == StatusError {
