@@ -52,7 +52,7 @@ func ClassifyCause(stage Stage, rep Reply, ehloEnhanced bool) Verdict {
 	}
 	if v.Cause == "" {
 		e := trustedEnhanced(rep)
-		lower := strings.ToLower(rep.Text)
+		lower := foldText(rep.Text)
 		v.Cause, v.Why = CauseUnknown, "no rule matched"
 		for i := range rules {
 			r := &rules[i]

@@ -58,7 +58,7 @@ func TestClassifyRealTexts(t *testing.T) {
 			StatusRejected, ClassBlocklisted, "Yahoo BL21 (Spamhaus)", "203.0.113.7"},
 		{"Comcast", StageRcpt,
 			"554 resimta-h1p-028598.sys.comcast.net comcast 203.0.113.7 found on one or more DNSBLs, see http://postmaster.comcast.net/smtp-error-codes.php#BL000001\r\n",
-			StatusRejected, ClassBlocklisted, "Comcast BL000001 (DNSBL)", ""},
+			StatusRejected, ClassBlocklisted, "zen.spamhaus.org", ""},
 		{"GMX banner", StageBanner,
 			"554-gmx.net (mxgmx117) Nemesis ESMTP Service not available\r\n554-No SMTP service\r\n554-IP address is block listed.\r\n554 For explanation visit http://postmaster.gmx.net/en/case?c=r0601&i=ip&v=203.0.113.7&r=1MqJlg\r\n",
 			StatusRejected, ClassBlocklisted, "", ""},

@@ -270,7 +270,7 @@ func (r *rule) match(stage Stage, code int, e enhanced, lower string) (string, b
 	list := r.list
 	if list != "" && strings.ContainsRune(list, '{') {
 		sub = strings.TrimRight(sub, ".")
-		if list == "{1}" {
+		if strings.HasPrefix(list, "{1}") { // a zone
 			sub = canonicalZone(sub)
 		} else { // a provider code inside a name reads upper-case: "Yahoo BL21"
 			sub = strings.ToUpper(sub)
@@ -327,4 +327,22 @@ func canonicalZone(z string) string {
 		}
 	}
 	return z
+}
+
+// foldText returns text lower-cased (ASCII) with line breaks and tabs turned
+// into spaces, so that rules match phrases a server wrapped over lines. It
+// allocates once.
+func foldText(text string) string {
+	b := make([]byte, len(text))
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '\n' || c == '\r' || c == '\t':
+			c = ' '
+		}
+		b[i] = c
+	}
+	return string(b)
 }
