@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,7 @@ type rule struct {
 	tier    int
 	cause   Cause
 	text    *regexp.Regexp
+	need    []string // the text cannot match unless it contains one of these (nil: no filter)
 	unless  *regexp.Regexp
 	codes   []codeSpec
 	replies []replySpec
@@ -118,6 +120,7 @@ func compileRule(s ruleSpec) (rule, error) {
 		if r.text, err = regexp.Compile(s.Text); err != nil {
 			return r, err
 		}
+		r.need = requiredLiterals(s.Text)
 	}
 	if s.Unless != "" {
 		if r.unless, err = regexp.Compile(s.Unless); err != nil {
@@ -248,6 +251,9 @@ func (r *rule) match(stage Stage, code int, e enhanced, lower string) (string, b
 		return "", false
 	}
 	var sub string
+	if r.need != nil && !containsAny(lower, r.need) {
+		return "", false
+	}
 	if r.text != nil {
 		if strings.Contains(r.list, "{1}") {
 			m := r.text.FindStringSubmatchIndex(lower)
@@ -275,7 +281,7 @@ func (r *rule) match(stage Stage, code int, e enhanced, lower string) (string, b
 		} else { // a provider code inside a name reads upper-case: "Yahoo BL21"
 			sub = strings.ToUpper(sub)
 		}
-		list = strings.NewReplacer("{1}", sub, "{code}", e.text).Replace(list)
+		list = expand(list, sub, e.text)
 	}
 	return list, true
 }
@@ -329,20 +335,131 @@ func canonicalZone(z string) string {
 	return z
 }
 
+// Texts longer than maxFold are read at their first and last maxFold/2
+// bytes: real replies are a few hundred bytes (RFC 5321 §4.5.3.1.5 limits a
+// reply line to 512 octets), and the cap bounds the work a hostile server
+// can cause (ReadReply lets through up to 100 lines of 4 KiB).
+const maxFold = 16 << 10
+
 // foldText returns text lower-cased (ASCII) with line breaks and tabs turned
-// into spaces, so that rules match phrases a server wrapped over lines. It
+// into spaces, so that rules match phrases a server wrapped over lines. A
+// text longer than maxFold keeps its head and tail, joined by a space. It
 // allocates once.
 func foldText(text string) string {
-	b := make([]byte, len(text))
-	for i := 0; i < len(text); i++ {
-		c := text[i]
+	head, tail := text, ""
+	if len(text) > maxFold {
+		head, tail = text[:maxFold/2], text[len(text)-maxFold/2:]
+	}
+	var b strings.Builder
+	b.Grow(len(head) + 1 + len(tail))
+	foldInto(&b, head)
+	if tail != "" {
+		b.WriteByte(' ')
+		foldInto(&b, tail)
+	}
+	return b.String()
+}
+
+func foldInto(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case c == '\n' || c == '\r' || c == '\t':
 			c = ' '
 		}
-		b[i] = c
+		b.WriteByte(c)
 	}
-	return string(b)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredLiterals returns strings one of which every match of the
+// expression contains, or nil when it cannot tell. A rule skips its regular
+// expression when the text contains none of them, which keeps long replies
+// cheap.
+func requiredLiterals(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	return need(re.Simplify())
+}
+
+func need(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil
+		}
+		return []string{string(re.Rune)}
+	case syntax.OpCapture, syntax.OpPlus:
+		return need(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return need(re.Sub[0])
+		}
+	case syntax.OpAlternate:
+		var all []string
+		for _, s := range re.Sub {
+			n := need(s)
+			if n == nil {
+				return nil
+			}
+			all = append(all, n...)
+		}
+		return all
+	case syntax.OpConcat:
+		// The best child: the one whose shortest required literal is longest.
+		var best []string
+		bestLen := 0
+		for _, s := range re.Sub {
+			n := need(s)
+			if n == nil {
+				continue
+			}
+			m := len(n[0])
+			for _, x := range n[1:] {
+				m = min(m, len(x))
+			}
+			if m > bestLen {
+				best, bestLen = n, m
+			}
+		}
+		return best
+	}
+	return nil
+}
+
+// expand fills "{1}" and "{code}" in a list template.
+func expand(tmpl, sub, code string) string {
+	var b strings.Builder
+	b.Grow(len(tmpl) + len(sub) + len(code))
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		switch rest := tmpl[i:]; {
+		case strings.HasPrefix(rest, "{1}"):
+			b.WriteString(sub)
+			tmpl = rest[3:]
+		case strings.HasPrefix(rest, "{code}"):
+			b.WriteString(code)
+			tmpl = rest[6:]
+		default:
+			b.WriteByte('{')
+			tmpl = rest[1:]
+		}
+	}
 }
