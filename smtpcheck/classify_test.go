@@ -151,22 +151,65 @@ func TestEchoedClientIP(t *testing.T) {
 }
 
 func FuzzClassify(f *testing.F) {
-	f.Add(554, "5.7.1", "blocked using zen.spamhaus.org")
-	f.Add(550, "5.7.606", "banned")
-	f.Add(450, "4.2.0", "Greylisted")
-	f.Add(550, "5.7.", "x")
-	f.Add(550, "5.7.6066666666666666666", "(S3150)")
-	f.Fuzz(func(t *testing.T, code int, enh, text string) {
-		for _, st := range []Stage{StageBanner, StageRcpt} {
-			status, class, _ := Classify(st, Reply{Code: code, Enhanced: enh, Text: text})
-			if status == "" || class == "" {
-				t.Fatalf("empty result for %d %q %q", code, enh, text)
+	f.Add(554, "5.7.1", "blocked using zen.spamhaus.org", false)
+	f.Add(550, "5.7.606", "banned", true)
+	f.Add(450, "4.2.0", "Greylisted", true)
+	f.Add(550, "5.7.", "x", false)
+	f.Add(550, "5.7.6066666666666666666", "(S3150)", true)
+	f.Add(550, "", "5.1.8 Sender address rejected\nline two [BL21] Spamhaus", false)
+	f.Add(421, "4.7.0", "[TSS04] Messages from 203.0.113.7 temporarily deferred", true)
+	f.Add(554, "", "blocked using k.combined.mail.abusix.zone", true)
+	f.Fuzz(func(t *testing.T, code int, enh, text string, ehlo bool) {
+		for _, st := range []Stage{StageBanner, StageEHLO, StageMail, StageRcpt} {
+			rep := Reply{Code: code, Enhanced: enh, Text: text}
+			status, class, cited := Classify(st, rep)
+			v := ClassifyCause(st, rep, ehlo)
+			if status == "" || class == "" || v.Cause == "" || v.Why == "" {
+				t.Fatalf("empty result for %d %q %q: %+v", code, enh, text, v)
 			}
-			if code/100 == 2 && status != StatusAccepted {
-				t.Fatalf("2xx not accepted")
+			if v.Class != v.Cause.Class() || v.Status != status || v.Class != class || v.CitedList != cited {
+				t.Fatalf("inconsistent verdict %+v vs Classify %s %s %q", v, status, class, cited)
+			}
+			switch code / 100 {
+			case 2:
+				if v.Cause != CauseAccepted {
+					t.Fatalf("2xx not accepted: %+v", v)
+				}
+			case 4:
+				if status != StatusTempfail {
+					t.Fatalf("4xx not tempfail: %+v", v)
+				}
+			case 5:
+				if status != StatusRejected {
+					t.Fatalf("5xx not rejected: %+v", v)
+				}
+			default:
+				if v.Cause != CauseProtocolError {
+					t.Fatalf("code %d not a protocol error: %+v", code, v)
+				}
+			}
+			if st == StageMail && (v.Cause == CauseRecipientUnknown || v.Cause == CauseMailboxUnavailable) {
+				t.Fatalf("recipient cause at MAIL: %+v", v)
+			}
+			if v.CitedList != "" && !strings.Contains(strings.ToLower(text), strings.ToLower(strings.Fields(v.CitedList)[0])) && v.Cause == CauseDNSBLListing && !strings.Contains(v.CitedList, " ") {
+				// a zone cited from a lookup URL or word need not appear verbatim; a
+				// zone taken from the text must not be invented
+				if !knownListZone(v.CitedList) {
+					t.Fatalf("cited %q does not come from %q", v.CitedList, text)
+				}
 			}
 		}
 	})
+}
+
+// knownListZone reports whether z is a zone a rule names without quoting it.
+func knownListZone(z string) bool {
+	for _, r := range rules {
+		if r.list == z || strings.HasSuffix(r.list, "}.spamhaus.org") && strings.HasSuffix(z, ".spamhaus.org") {
+			return true
+		}
+	}
+	return strings.HasSuffix(z, "combined.mail.abusix.zone") || strings.HasSuffix(z, ".dq.spamhaus.net")
 }
 
 func FuzzEchoedClientIP(f *testing.F) {

@@ -1,6 +1,7 @@
 package smtpcheck
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"regexp"
@@ -78,7 +79,9 @@ func compileRules(b []byte) ([]rule, error) {
 	var doc struct {
 		Rules []ruleSpec `yaml:"rules"`
 	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true) // a misspelt field would silently drop a condition
+	if err := dec.Decode(&doc); err != nil {
 		return nil, err
 	}
 	if len(doc.Rules) == 0 {
