@@ -166,6 +166,10 @@ func TestClassifyCauseDetails(t *testing.T) {
 	if v.Cause != CausePTRMissing {
 		t.Errorf("leading code in Text not read: %+v", v)
 	}
+	v = ClassifyCause(StageRcpt, Reply{Code: 550, Text: "550-5.1.8 <a@b>: Domain not found"}, true)
+	if v.Cause != CauseSenderRejected {
+		t.Errorf("leading code after a raw reply code not read: %+v", v)
+	}
 	// A code whose class is not the reply's is not trusted.
 	v = ClassifyCause(StageRcpt, Reply{Code: 550, Enhanced: "4.7.25", Text: "go away"}, true)
 	if v.Cause != CauseUnknown {

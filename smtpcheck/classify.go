@@ -89,11 +89,17 @@ func (s *session) setVerdict(rep Reply) Status {
 
 // trustedEnhanced returns the RFC 3463 code of rep if it stands at the start
 // of the text (ReadReply puts it in rep.Enhanced; a Reply built otherwise may
-// still carry it in Text) and its class digit is the reply code's.
+// still carry it in Text, after the reply code of a raw line) and its class
+// digit is the reply code's.
 func trustedEnhanced(rep Reply) enhanced {
 	s := rep.Enhanced
 	if s == "" {
-		enh, _, ok := splitEnhanced(rep.Text, rep.Code)
+		text := rep.Text
+		// A Reply built from a raw line may still start with its reply code.
+		if c := strconv.Itoa(rep.Code); len(text) > len(c) && strings.HasPrefix(text, c) && (text[len(c)] == ' ' || text[len(c)] == '-') {
+			text = text[len(c)+1:]
+		}
+		enh, _, ok := splitEnhanced(text, rep.Code)
 		if !ok {
 			return enhanced{}
 		}
