@@ -88,21 +88,23 @@ type Probe struct {
 	SourceIP       string             `json:"source_ip"` // local address used ("" if the connection failed before binding)
 	Status         Status             `json:"status"`
 	Class          Class              `json:"class"`
-	Stage          Stage              `json:"stage"`               // where the conversation ended
-	Reply          *Reply             `json:"reply"`               // the decisive reply (nil if none)
-	CitedList      string             `json:"cited_list"`          // the blocklist the reply names, e.g. "zen.spamhaus.org"
-	Cause          Cause              `json:"cause,omitempty"`     // finer reason of the decisive reply (see Cause)
-	CauseWhy       string             `json:"cause_why,omitempty"` // the classification rule that decided, with its source
-	Error          string             `json:"error,omitempty"`     // connect/TLS/protocol error in words
-	TLS            *TLSInfo           `json:"tls"`                 // nil when TLS was not used
-	StartTLS       string             `json:"starttls,omitempty"`  // "used", or why not: "refused (454): continued in plain text"
-	Extensions     []string           `json:"extensions"`          // EHLO keywords (after STARTTLS if used)
-	EchoedClientIP string             `json:"echoed_client_ip"`    // client IP the server echoed back, if any
-	Rcpts          []RcptResult       `json:"rcpts,omitempty"`     // one per RCPT TO sent
-	TimingsMs      map[string]float64 `json:"timings_ms"`          // stage → milliseconds
+	Stage          Stage              `json:"stage"`              // where the conversation ended
+	Reply          *Reply             `json:"reply"`              // the decisive reply (nil if none)
+	CitedList      string             `json:"cited_list"`         // the blocklist the reply names, e.g. "zen.spamhaus.org"
+	Error          string             `json:"error,omitempty"`    // connect/TLS/protocol error in words
+	TLS            *TLSInfo           `json:"tls"`                // nil when TLS was not used
+	StartTLS       string             `json:"starttls,omitempty"` // "used", or why not: "refused (454): continued in plain text"
+	Extensions     []string           `json:"extensions"`         // EHLO keywords (after STARTTLS if used)
+	EchoedClientIP string             `json:"echoed_client_ip"`   // client IP the server echoed back, if any
+	Rcpts          []RcptResult       `json:"rcpts,omitempty"`    // one per RCPT TO sent
+	TimingsMs      map[string]float64 `json:"timings_ms"`         // stage → milliseconds
 	Transcript     []Line             `json:"transcript"`
 	// TranscriptTruncated is set when the transcript hit its cap.
 	TranscriptTruncated bool `json:"transcript_truncated,omitempty"`
+	// Cause is the finer reason of the decisive reply (see Cause); CauseWhy
+	// names the classification rule that decided it, with its source.
+	Cause    Cause  `json:"cause,omitempty"`
+	CauseWhy string `json:"cause_why,omitempty"`
 }
 
 // MX is one mail exchanger of a domain with a probe per address.
