@@ -4,11 +4,13 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 )
 
 //go:embed catalog.json
@@ -40,6 +42,9 @@ func (z Zone) clone() Zone {
 	c.Codes = cloneMap(z.Codes)
 	c.ErrorCodes = cloneMap(z.ErrorCodes)
 	c.PolicyCodes = append([]string(nil), z.PolicyCodes...)
+	c.RefusedCodes = append([]string(nil), z.RefusedCodes...)
+	c.TestEntries = append([]string(nil), z.TestEntries...)
+	c.Sources = append([]string(nil), z.Sources...)
 	return c
 }
 
@@ -74,6 +79,9 @@ func LoadCatalog(r io.Reader) ([]Zone, error) {
 	for i := range zones {
 		z := &zones[i]
 		z.Zone = normZone(z.Zone)
+		if err := normGroup(z); err != nil {
+			return nil, fmt.Errorf("catalogue entry %d (%q): %w", i+1, z.Zone, err)
+		}
 		if err := validateZone(*z); err != nil {
 			return nil, fmt.Errorf("catalogue entry %d (%q): %w", i+1, z.Zone, err)
 		}
@@ -86,6 +94,30 @@ func LoadCatalog(r io.Reader) ([]Zone, error) {
 		seen[z.Zone] = i + 1
 	}
 	return zones, nil
+}
+
+// normGroup fills Group from Default for catalogues written before groups
+// existed, and keeps the two consistent.
+func normGroup(z *Zone) error {
+	switch z.Group {
+	case "":
+		z.Group = GroupAll
+		if z.Default {
+			z.Group = GroupDefault
+		}
+	case GroupDefault:
+		z.Default = true
+	case GroupExtended, GroupAll, GroupDead:
+		if z.Default {
+			return fmt.Errorf("default is true but group is %q: a default zone is in group default", z.Group)
+		}
+	default:
+		return fmt.Errorf("group %q: want one of default, extended, all, dead", z.Group)
+	}
+	if z.NeedsKey && z.Default {
+		return errors.New("a zone that needs a key cannot be in the default group")
+	}
+	return nil
 }
 
 // validateZone checks one catalogue entry (or a generic zone).
@@ -115,6 +147,36 @@ func validateZone(z Zone) error {
 			return fmt.Errorf("policy_codes: %w", err)
 		}
 	}
+	for _, k := range z.RefusedCodes {
+		if _, err := parseCodeKey(k); err != nil {
+			return fmt.Errorf("refused_codes: %w", err)
+		}
+	}
+	switch z.CommercialUse {
+	case "", CommercialFree, CommercialPaid, CommercialUnstated:
+	default:
+		return fmt.Errorf("commercial_use %q: want one of free, paid, unstated", z.CommercialUse)
+	}
+	if z.DailyLimit < 0 {
+		return fmt.Errorf("daily_limit %d: want a positive number of queries a day, or 0 for none published", z.DailyLimit)
+	}
+	for _, d := range []struct{ name, v string }{{"verified", z.Verified}, {"dead_since", z.DeadSince}} {
+		if d.v == "" {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, d.v); err != nil {
+			return fmt.Errorf("%s %q: want a date such as 2026-11-29", d.name, d.v)
+		}
+	}
+	urls := append([]string{z.DelistURL, z.IPv6Source}, z.Sources...)
+	for _, u := range urls {
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u); err != nil {
+			return err
+		}
+	}
 	if z.DQS != "" {
 		if err := checkDNSName(normZone(z.DQS)); err != nil {
 			return fmt.Errorf("dqs: %w", err)
@@ -125,11 +187,14 @@ func validateZone(z Zone) error {
 			return fmt.Errorf("test_name: %w", err)
 		}
 	}
-	if z.DelistURL != "" {
-		u, err := url.Parse(z.DelistURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("delist_url %q: want an http or https URL", z.DelistURL)
-		}
+	return nil
+}
+
+// checkURL accepts an absolute http or https URL.
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q: want an http or https URL", s)
 	}
 	return nil
 }
@@ -191,37 +256,115 @@ func Generic(name string) Zone {
 		ErrorCodes: map[string]string{"127.255.255.0/24": "error answer (127.255.255.x, the Spamhaus convention): not a listing"}}
 }
 
-// Select picks zones from catalog: no names gives the Default entries; a
-// name found in the catalogue (case-insensitive, trailing dot ignored) gives
-// that entry; any other name gives Generic(name). Duplicates are dropped.
+// Select picks zones from catalog, ignoring names that Resolve refuses
+// (dead zones). See Resolve.
 func Select(catalog []Zone, names []string) []Zone {
-	var out []Zone
-	if len(names) == 0 {
-		for _, z := range catalog {
-			if z.Default {
-				out = append(out, z.clone())
+	var ok []string
+	for _, n := range names {
+		if _, err := Resolve(catalog, []string{n}); err == nil {
+			ok = append(ok, n)
+		}
+	}
+	if len(names) > 0 && len(ok) == 0 {
+		return nil
+	}
+	zs, _ := Resolve(catalog, ok)
+	return zs
+}
+
+// Groups are the zone selections, each including the ones before it.
+var Groups = []Group{GroupDefault, GroupExtended, GroupAll}
+
+// InGroup reports whether zone z is part of selection g (groups nest:
+// default ⊂ extended ⊂ all; dead zones are in none).
+func InGroup(z Zone, g Group) bool {
+	rank := map[Group]int{GroupDefault: 1, GroupExtended: 2, GroupAll: 3}
+	zr, gr := rank[z.Group], rank[g]
+	if z.Group == "" { // a zone that did not come through LoadCatalog
+		zr = rank[GroupAll]
+		if z.Default {
+			zr = rank[GroupDefault]
+		}
+	}
+	return zr > 0 && gr > 0 && zr <= gr
+}
+
+// Resolve picks zones from catalog. Each name may be a comma-separated list
+// of group names (default, extended, all) and zone names. No names gives
+// the default group. A zone name found in the catalogue (case-insensitive,
+// trailing dot ignored) gives that entry; any other name gives Generic(name).
+// A dead zone is an error naming when it stopped and the source. Duplicates
+// are dropped; catalogue order is kept within a group.
+func Resolve(catalog []Zone, names []string) ([]Zone, error) {
+	var specs []string
+	for _, n := range names {
+		for _, p := range strings.Split(n, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				specs = append(specs, p)
 			}
 		}
-		return out
 	}
+	if len(specs) == 0 {
+		specs = []string{string(GroupDefault)}
+	}
+	var out []Zone
 	seen := map[string]bool{}
-	for _, n := range names {
-		key := normZone(n)
-		if seen[key] {
+	add := func(z Zone) {
+		k := normZone(z.Zone)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, z.clone())
+		}
+	}
+	for _, spec := range specs {
+		key := normZone(spec)
+		if g := Group(key); g == GroupDefault || g == GroupExtended || g == GroupAll {
+			for _, z := range catalog {
+				if InGroup(z, g) {
+					add(z)
+				}
+			}
 			continue
 		}
-		seen[key] = true
 		found := false
 		for _, z := range catalog {
-			if normZone(z.Zone) == key {
-				out = append(out, z.clone())
-				found = true
-				break
+			if z.Group == GroupDead && deadName(z.Zone, key) {
+				src := ""
+				if len(z.Sources) > 0 {
+					src = " (" + z.Sources[0] + ")"
+				}
+				return nil, fmt.Errorf("zone %s is dead: %s stopped on %s%s; it is never queried", key, z.Name, z.DeadSince, src)
 			}
+			if normZone(z.Zone) != key {
+				continue
+			}
+			found = true
+			if z.Group == GroupDead {
+				src := ""
+				if len(z.Sources) > 0 {
+					src = " (" + z.Sources[0] + ")"
+				}
+				return nil, fmt.Errorf("zone %s is dead since %s%s and is never queried", z.Zone, z.DeadSince, src)
+			}
+			add(z)
+			break
 		}
 		if !found {
-			out = append(out, Generic(key))
+			add(Generic(key))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// deadName reports whether name is the dead zone or another zone of the same
+// operator's domain (dnsbl.sorbs.net covers every *.sorbs.net list).
+func deadName(dead, name string) bool {
+	dead = normZone(dead)
+	if name == dead {
+		return true
+	}
+	if i := strings.IndexByte(dead, '.'); i >= 0 && strings.Count(dead[i+1:], ".") >= 1 {
+		return strings.HasSuffix(name, dead[i:])
+	}
+	return false
 }

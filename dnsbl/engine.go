@@ -37,6 +37,11 @@ type Options struct {
 	DQSKey       string                // Spamhaus DQS key: switches zones with a "dqs" name
 	MaxAddresses int                   // cap on distinct addresses of a run; default 65536
 	Progress     func(done, total int) // optional; called from workers, must be cheap
+	// Direct queries (direct.go): when to ask a zone's own nameservers.
+	Direct         DirectMode    // auto (default), always or never
+	PublicResolver bool          // Resolver is a well-known public one: NXDOMAIN for a positive test entry means refused
+	DirectPort     int           // port of the zones' nameservers; 0 = 53
+	DirectTimeout  time.Duration // per direct query attempt; 0 = the dnsclient default
 }
 
 // Checker runs DNSBL checks. It is safe for concurrent use.
@@ -69,6 +74,10 @@ func New(opts Options) (*Checker, error) {
 		opts.MaxAddresses = DefaultMaxAddresses
 	}
 	c := &Checker{opts: opts}
+	var err error
+	if c.opts.Direct, err = ParseDirectMode(string(opts.Direct)); err != nil {
+		return nil, fmt.Errorf("dnsbl: %w", err)
+	}
 	if opts.DQSKey != "" {
 		if err := checkDQSKey(opts.DQSKey); err != nil {
 			return nil, err
@@ -125,6 +134,7 @@ type zoneRT struct {
 	errCodes codeTable
 
 	lim     *rate.Limiter
+	ex      Exchanger // the zone's own nameservers (direct.go); nil: Options.Resolver
 	health  ZoneHealth
 	errKind ErrorKind // error kind of results when not healthy
 	errText string
@@ -286,8 +296,12 @@ func (c *Checker) exchange(ctx context.Context, z *zoneRT, name string, qtype ui
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.RecursionDesired = true
+	ex := c.opts.Resolver
+	if z.ex != nil {
+		ex = z.ex
+	}
 	start := time.Now()
-	resp, err := c.opts.Resolver.Exchange(ctx, m)
+	resp, err := ex.Exchange(ctx, m)
 	rtt := time.Since(start)
 	if err != nil {
 		return nil, rtt, err
@@ -487,6 +501,7 @@ func (c *Checker) checkHealth(ctx context.Context, zones []*zoneRT, six []bool) 
 		z  int
 		te testEntry
 	}
+	c.directFirst(ctx, zones)
 	var jobs []job
 	for i, z := range zones {
 		z.health = ZoneHealth{Zone: z.display, Name: c.scrub(z.z.Name), Type: z.z.Type, Kind: z.z.Kind,
@@ -552,6 +567,7 @@ func (c *Checker) checkHealth(ctx context.Context, zones []*zoneRT, six []bool) 
 			h.Health = HealthHealthy
 		}
 	}
+	c.directFallback(ctx, zones, six)
 }
 
 // runTest sends one test query and judges it (FACTS §3 health rules).

@@ -42,6 +42,10 @@ type source struct {
 // Addresses is the number of distinct IPv4 addresses and IPv6 units to check.
 func (p *Plan) Addresses() int { return p.n4 + p.n6 }
 
+// Families is the number of distinct IPv4 addresses and of IPv6 units to
+// check, whether or not any zone of the plan applies to them.
+func (p *Plan) Families() (ipv4, ipv6 int) { return p.n4, p.n6 }
+
 // Domains is the number of distinct hostnames checked against domain zones.
 func (p *Plan) Domains() int { return p.nd }
 

@@ -39,8 +39,8 @@ type Result struct {
 	Status    Status    `json:"status"`               //
 	ErrorKind ErrorKind `json:"error_kind,omitempty"` // set when Status is "error"
 	Error     string    `json:"error,omitempty"`      // human-readable detail for errors
-	Codes     []string  `json:"codes,omitempty"`      // every A record answered, e.g. "127.0.0.2"
-	Meanings  []string  `json:"meanings,omitempty"`   // the catalogue's meaning of each code, same order
+	Codes     []string  `json:"codes"`                // every A record answered ([] when none), e.g. "127.0.0.2"
+	Meanings  []string  `json:"meanings"`             // the catalogue's meaning of each code, same order
 	Reason    string    `json:"reason,omitempty"`     // TXT record(s), fetched only for listed answers
 	RTTms     float64   `json:"rtt_ms"`               // round-trip time of the A query
 }
@@ -61,7 +61,7 @@ type Evidence struct {
 	Query  string   `json:"query"`           // query name (DQS keys redacted)
 	Expect string   `json:"expect"`          // "listed" or "not_listed"
 	Rcode  string   `json:"rcode,omitempty"` // e.g. "NOERROR", "NXDOMAIN"
-	Codes  []string `json:"codes,omitempty"` // A records answered
+	Codes  []string `json:"codes"`           // A records answered ([] when none)
 	Error  string   `json:"error,omitempty"` // transport error
 	OK     bool     `json:"ok"`              // the answer is what RFC 5782 requires
 }
@@ -76,6 +76,9 @@ type ZoneHealth struct {
 	Problem   string     `json:"problem,omitempty"` // why unhealthy/unknown, in words
 	DelistURL string     `json:"delist_url,omitempty"`
 	Evidence  []Evidence `json:"evidence"`
+	// Path is who answered the zone's queries: "resolver", or "direct:<ns>"
+	// when its own nameservers were asked (see DirectMode).
+	Path string `json:"path,omitempty"`
 }
 
 // Kind says what a zone lists.
@@ -100,21 +103,62 @@ const (
 )
 
 // Zone is one catalogue entry. The built-in catalogue is the embedded file
-// catalog.json; a user catalogue (--catalog) has the same format.
+// catalog.json; a user catalogue (--catalog) has the same format. The usage
+// fields (DailyLimit, NeedsKey, Registration, CommercialUse) are structured so
+// that a scheduler can enforce them.
 type Zone struct {
 	Zone        string            `json:"zone"`                   // e.g. "zen.spamhaus.org"
 	Name        string            `json:"name"`                   // e.g. "Spamhaus ZEN"
-	Kind        Kind              `json:"kind"`                   //
+	Kind        Kind              `json:"kind"`                   // which families it answers: ip4, ip6, ip4+ip6, domain
 	Type        ListType          `json:"type"`                   //
+	Group       Group             `json:"group,omitempty"`        // default, extended, all or dead; empty: derived from Default
 	Codes       map[string]string `json:"codes,omitempty"`        // code or CIDR → meaning of a listing
 	PolicyCodes []string          `json:"policy_codes,omitempty"` // codes that are policy (e.g. PBL), not spam evidence
 	ErrorCodes  map[string]string `json:"error_codes,omitempty"`  // code or CIDR → meaning; never a listing
-	DelistURL   string            `json:"delist_url,omitempty"`   // where to ask for removal
-	NeedsKey    bool              `json:"needs_key,omitempty"`    // needs an account or key (not in the default set)
-	DQS         string            `json:"dqs,omitempty"`          // Spamhaus DQS zone name used with --dqs-key, e.g. "zen.dq.spamhaus.net"
-	Default     bool              `json:"default"`                // checked when no --zone is given
-	Notes       string            `json:"notes,omitempty"`        //
+	// RefusedCodes are the error codes saying that this resolver is refused
+	// or over its quota (Spamhaus 127.255.255.254/.255, URIBL 127.0.0.1):
+	// the zone's own nameservers may still answer (--direct auto).
+	RefusedCodes   []string `json:"refused_codes,omitempty"`
+	DelistURL      string   `json:"delist_url,omitempty"`       // where to ask for removal
+	NoDelistReason string   `json:"no_delist_reason,omitempty"` // why there is no delisting URL (e.g. automatic expiry)
+	NeedsKey       bool     `json:"needs_key,omitempty"`        // needs an account or key (never in the default set)
+	DQS            string   `json:"dqs,omitempty"`              // Spamhaus DQS zone name used with --dqs-key, e.g. "zen.dq.spamhaus.net"
+	Default        bool     `json:"default"`                    // checked when no zone is given (group "default")
 	// TestName replaces "test" as the positive RFC 5782 §5 test entry of a
 	// domain zone (Spamhaus DBL uses "dbltest.com").
-	TestName string `json:"test_name,omitempty"`
+	TestName    string   `json:"test_name,omitempty"`
+	TestEntries []string `json:"test_entries,omitempty"` // the positive test entries the operator documents
+	IPv6Source  string   `json:"ipv6_source,omitempty"`  // where the IPv6 support (or its absence) was verified
+	// Usage terms.
+	Terms         string        `json:"terms,omitempty"`          // the operator's free-use terms, in words
+	DailyLimit    int           `json:"daily_limit,omitempty"`    // free queries per day (0: none published)
+	Registration  bool          `json:"registration,omitempty"`   // free, but the querying resolver must be registered
+	CommercialUse CommercialUse `json:"commercial_use,omitempty"` // free, paid or unstated
+	Sources       []string      `json:"sources,omitempty"`        // where the entry was verified
+	Verified      string        `json:"verified,omitempty"`       // date of that verification, YYYY-MM-DD
+	DeadSince     string        `json:"dead_since,omitempty"`     // group dead: when the list stopped, YYYY-MM-DD
+	Notes         string        `json:"notes,omitempty"`          //
 }
+
+// Group says in which selection a zone is. Groups nest: default ⊂ extended
+// ⊂ all. Dead zones are kept for the record and never queried.
+type Group string
+
+// Zone groups.
+const (
+	GroupDefault  Group = "default"  // today's curated set
+	GroupExtended Group = "extended" // every live list free to query without a key
+	GroupAll      Group = "all"      // also the keyed, opt-in and neighbourhood lists
+	GroupDead     Group = "dead"     // shut down: never queried
+)
+
+// CommercialUse says whether the free public service may be used
+// commercially.
+type CommercialUse string
+
+// Commercial-use terms.
+const (
+	CommercialFree     CommercialUse = "free"     // free for commercial use too (within any daily limit)
+	CommercialPaid     CommercialUse = "paid"     // commercial use needs a subscription
+	CommercialUnstated CommercialUse = "unstated" // the operator's documentation does not say
+)

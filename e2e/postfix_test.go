@@ -23,8 +23,10 @@ const (
 	mtaAddr     = "127.0.0.1" // Postfix, inet_interfaces
 	rbldnsdAddr = "127.0.0.1:53"
 	zone        = "zen.test"
-	listedIP    = "127.0.0.10" // in the zen.test ip4set
-	cleanIP     = "127.0.0.20" // not in it, and not in Postfix's mynetworks
+	listedIP    = "127.0.0.10"                     // in the zen.test ip4set
+	cleanIP     = "127.0.0.20"                     // not in it, and not in Postfix's mynetworks
+	noPTRIP     = "127.0.0.30"                     // not listed; Postfix applies reject_unknown_client_hostname to it
+	badFrom     = "postmaster@nowhere.sender.test" // NXDOMAIN in the lab's DNS: reject_unknown_sender_domain
 	domain      = "example.test"
 	mxHost      = "mx.example.test"
 	helo        = "probe.example.test"
@@ -221,7 +223,7 @@ func TestPostfixRBL(t *testing.T) {
 example.test. 300 IN MX 10 mx.example.test.
 mx.example.test. 300 IN A `+mtaAddr+`
 `)
-	smtpArgs := func(src string, extra ...string) []string {
+	smtpArgs := func(src, from string, extra ...string) []string {
 		a := []string{"smtp", "--resolver", dns.Addr, "--port", "25", "--source-ip", src,
 			"--helo", helo, "--from", from, "--format", "json",
 			"--connect-timeout", "5s", "--command-timeout", "10s"}
@@ -231,6 +233,7 @@ mx.example.test. 300 IN A `+mtaAddr+`
 	tests := []struct {
 		name     string
 		src      string
+		from     string // default: from
 		extra    []string
 		wantExit int // -1: any exit except usage (2)
 		check    func(t *testing.T, r *report.Report, p smtpcheck.Probe, logs logMarks)
@@ -277,8 +280,54 @@ mx.example.test. 300 IN A `+mtaAddr+`
 			},
 		},
 		{
-			// Postfix's 550 5.1.1 must not be mistaken for a block (FACTS §4).
-			name: "unknown recipient is not a block", src: cleanIP, wantExit: -1,
+			// reject_unknown_sender_domain: the MAIL FROM domain does not
+			// exist. With smtpd_delay_reject=yes Postfix says so at RCPT.
+			name: "unknown sender domain is rejected", src: cleanIP, from: badFrom, wantExit: report.ExitProblem,
+			check: func(t *testing.T, r *report.Report, p smtpcheck.Probe, logs logMarks) {
+				t.Logf("class %s, reply %+v", p.Class, p.Reply)
+				if p.Status != smtpcheck.StatusRejected || p.Stage != smtpcheck.StageRcpt {
+					t.Errorf("status/stage = %s/%s, want rejected/rcpt", p.Status, p.Stage)
+				}
+				if p.Reply == nil || p.Reply.Code != 550 || p.Reply.Enhanced != "5.1.8" || !strings.Contains(p.Reply.Text, "Sender address rejected: Domain not found") {
+					t.Errorf("reply = %+v, want Postfix's 550 5.1.8 Sender address rejected: Domain not found", p.Reply)
+				}
+				if cause, ok := report.SenderCause(p); !ok {
+					t.Errorf("class %s: the verdict does not tie the refusal to the sender", p.Class)
+				} else {
+					t.Logf("cause: %s", cause)
+				}
+				if r.Verdict != report.VerdictRejected {
+					t.Errorf("verdict = %q, want %q", r.Verdict, report.VerdictRejected)
+				}
+				fileContains(t, "E2E_POSTFIX_LOG", logs.postfix, "reject: RCPT from unknown["+cleanIP+"]: 550 5.1.8 <"+badFrom+">: Sender address rejected: Domain not found")
+			},
+		},
+		{
+			// reject_unknown_client_hostname: the source address has no PTR.
+			name: "client without PTR is rejected", src: noPTRIP, wantExit: report.ExitProblem,
+			check: func(t *testing.T, r *report.Report, p smtpcheck.Probe, logs logMarks) {
+				t.Logf("class %s, reply %+v", p.Class, p.Reply)
+				if p.Status != smtpcheck.StatusRejected || p.Stage != smtpcheck.StageRcpt {
+					t.Errorf("status/stage = %s/%s, want rejected/rcpt", p.Status, p.Stage)
+				}
+				if p.Reply == nil || p.Reply.Code != 550 || !strings.HasPrefix(p.Reply.Enhanced, "5.7.") || !strings.Contains(p.Reply.Text, "Client host rejected: cannot find your hostname") {
+					t.Errorf("reply = %+v, want Postfix's 550 5.7.x Client host rejected: cannot find your hostname", p.Reply)
+				}
+				if _, ok := report.SenderCause(p); !ok || p.Class == smtpcheck.ClassUnknownRecipient || p.Class == smtpcheck.ClassAccepted {
+					t.Errorf("class %s: the verdict does not tie the refusal to the client", p.Class)
+				}
+				if r.Verdict != report.VerdictRejected {
+					t.Errorf("verdict = %q, want %q", r.Verdict, report.VerdictRejected)
+				}
+				fileContains(t, "E2E_POSTFIX_LOG", logs.postfix, "reject: RCPT from unknown["+noPTRIP+"]: 550")
+				fileContains(t, "E2E_POSTFIX_LOG", logs.postfix, "Client host rejected: cannot find your hostname")
+			},
+		},
+		{
+			// Postfix's 550 5.1.1 must not be mistaken for a block
+			// (https://www.rfc-editor.org/rfc/rfc3463#section-3.2), and an
+			// unknown recipient is no verdict on the IP: inconclusive.
+			name: "unknown recipient is not a block", src: cleanIP, wantExit: report.ExitInconclusive,
 			extra: []string{"--rcpt", "nobody@" + domain},
 			check: func(t *testing.T, r *report.Report, p smtpcheck.Probe, logs logMarks) {
 				if p.Status != smtpcheck.StatusRejected || p.Class != smtpcheck.ClassUnknownRecipient || p.Stage != smtpcheck.StageRcpt {
@@ -296,7 +345,11 @@ mx.example.test. 300 IN A `+mtaAddr+`
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := logMarks{postfix: logSize(t, "E2E_POSTFIX_LOG"), rbldnsd: logSize(t, "E2E_RBLDNSD_LOG")}
-			out, code := run(t, bin, smtpArgs(tc.src, tc.extra...)...)
+			f := tc.from
+			if f == "" {
+				f = from
+			}
+			out, code := run(t, bin, smtpArgs(tc.src, f, tc.extra...)...)
 			if tc.wantExit >= 0 && code != tc.wantExit || code == report.ExitUsage {
 				t.Errorf("exit code = %d, want %d\n%s", code, tc.wantExit, head(out, 8000))
 			}

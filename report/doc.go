@@ -10,17 +10,23 @@
 // (egress, dnsbl, rdns, smtp) are null. Every other array and map in the
 // document is marshalled as [] or {} when empty, never null, so scripts can
 // iterate without null checks: [Report.MarshalJSON] normalises nil slices of
-// the document and of its sections. Fields tagged omitempty (e.g. "summary",
-// "error", "codes") are absent when empty.
+// the document and of its sections, and the schema requires the lists as
+// arrays. Scalar fields tagged omitempty (e.g. "summary", "error") are absent
+// when empty.
 //
 // # Verdict
 //
-// [Report.Finalize] decides the verdict from the sections, worst first:
-// rejected (an MX rejected for blocklist or policy reasons) > listed (a hit on
-// a block-type zone) > inconclusive (something could not be checked, or the
-// run was interrupted) > clean. Exit codes: clean 0, listed/rejected 1,
-// inconclusive 3, and 3 whenever the run was interrupted; 2 is reserved for
-// usage errors, which produce no report.
+// [Report.Finalize] is the only place that decides the verdict; it runs last,
+// after correlation, and reads all of the evidence: rejected (an MX refused
+// with a 5xx caused by the sending IP, its reputation, its PTR/HELO or policy
+// about the sender) > listed (a hit on a block-type zone) > inconclusive
+// (something did not end in a verdict: no RCPT answer, a 5xx not tied to the
+// sender, a domain that accepts no mail, an rDNS error, a problem
+// correlation such as an echoed-IP mismatch, DNS errors, or an interrupted
+// run) > clean. Its doc comment has the full rules. Exit codes: clean 0,
+// listed/rejected 1, inconclusive 3, and 3 whenever the run was interrupted;
+// 2 is reserved for usage errors, which produce no report, and 4 for a run
+// whose report could not be written.
 //
 // # Versioning
 //

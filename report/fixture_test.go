@@ -156,7 +156,7 @@ func enumReport() *Report {
 		r.DNSBL.Zones = append(r.DNSBL.Zones, dnsbl.ZoneHealth{Zone: "z-" + string(h) + ".example", Name: string(h), Type: dnsbl.TypeInfo, Kind: dnsbl.KindDomain, Health: h,
 			Evidence: []dnsbl.Evidence{{Query: "TEST.z.example", Expect: "listed", Error: "i/o timeout"}}})
 	}
-	r.DNSBL.Zones = append(r.DNSBL.Zones, dnsbl.ZoneHealth{Zone: "v6.example", Name: "v6", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP6, Health: dnsbl.HealthHealthy, Evidence: []dnsbl.Evidence{}})
+	r.DNSBL.Zones = append(r.DNSBL.Zones, dnsbl.ZoneHealth{Zone: "v6.example", Name: "v6", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP6, Health: dnsbl.HealthHealthy, Evidence: []dnsbl.Evidence{}, Path: "direct:ns1.v6.example"})
 	for _, k := range []dnsbl.ErrorKind{dnsbl.ErrTimeout, dnsbl.ErrServfail, dnsbl.ErrRefused, dnsbl.ErrZoneErrorCode, dnsbl.ErrBadAnswer, dnsbl.ErrDNS, dnsbl.ErrNotApplicable} {
 		r.DNSBL.Results = append(r.DNSBL.Results, dnsbl.Result{Target: "203.0.113.0/30", IP: "203.0.113.1", Zone: "zen.dq.spamhaus.net", Query: "1.113.0.203.zen", Status: dnsbl.StatusError, ErrorKind: k, Error: string(k) + " detail"})
 	}
@@ -184,6 +184,7 @@ func enumReport() *Report {
 			Stage: smtpcheck.StageRcpt, Reply: &smtpcheck.Reply{Code: 550, Text: "x"}})
 	}
 	probes[0].TranscriptTruncated = true
+	probes[0].ClosedByServer = true
 	r.SMTP.Domains = append(r.SMTP.Domains,
 		smtpcheck.Domain{Domain: "enum.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{{Host: "enum.example", Implicit: true, Addresses: probes}, {Host: "noaddr.example", Preference: 5, Error: "no address"}}},
 		smtpcheck.Domain{Domain: "null.example", Status: smtpcheck.DomainNullMX},

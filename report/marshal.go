@@ -79,21 +79,34 @@ func normalize(r *Report) *Report {
 	n.Warnings = strs(n.Warnings)
 	if n.Egress != nil {
 		e := *n.Egress
-		if e.Answers == nil {
-			e.Answers = []EgressAnswer{}
+		e.Answers = make([]EgressAnswer, len(n.Egress.Answers))
+		for i, a := range n.Egress.Answers {
+			a.IPs = strs(a.IPs)
+			e.Answers[i] = a
 		}
 		n.Egress = &e
 	}
 	if n.DNSBL != nil {
-		d := DNSBL{Zones: make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones)), Results: n.DNSBL.Results}
+		d := *n.DNSBL
+		d.Zones = make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones))
 		for i, z := range n.DNSBL.Zones {
-			if z.Evidence == nil {
-				z.Evidence = []dnsbl.Evidence{}
+			ev := make([]dnsbl.Evidence, len(z.Evidence))
+			for j, e := range z.Evidence {
+				e.Codes = strs(e.Codes)
+				ev[j] = e
 			}
+			z.Evidence = ev
 			d.Zones[i] = z
 		}
-		if d.Results == nil {
-			d.Results = []dnsbl.Result{}
+		d.Results = make([]dnsbl.Result, len(n.DNSBL.Results))
+		for i, res := range n.DNSBL.Results {
+			res.Codes, res.Meanings = strs(res.Codes), strs(res.Meanings)
+			d.Results[i] = res
+		}
+		if c := n.DNSBL.Coverage; c != nil {
+			cc := *c
+			cc.IPv4.NotApplicable, cc.IPv6.NotApplicable = strs(cc.IPv4.NotApplicable), strs(cc.IPv6.NotApplicable)
+			d.Coverage = &cc
 		}
 		n.DNSBL = &d
 	}
@@ -132,6 +145,7 @@ func normalize(r *Report) *Report {
 func normalizeSMTP(in *smtpcheck.Result) *smtpcheck.Result {
 	s := *in
 	s.Rcpts = strs(s.Rcpts)
+	s.Notes = strs(s.Notes)
 	s.Domains = make([]smtpcheck.Domain, len(in.Domains))
 	for i, d := range in.Domains {
 		mxs := make([]smtpcheck.MX, len(d.MX))
@@ -139,6 +153,14 @@ func normalizeSMTP(in *smtpcheck.Result) *smtpcheck.Result {
 			ps := make([]smtpcheck.Probe, len(mx.Addresses))
 			for k, p := range mx.Addresses {
 				p.Extensions = strs(p.Extensions)
+				if p.Rcpts == nil {
+					p.Rcpts = []smtpcheck.RcptResult{}
+				}
+				if p.TLS != nil {
+					tls := *p.TLS
+					tls.Names = strs(tls.Names)
+					p.TLS = &tls
+				}
 				if p.TimingsMs == nil {
 					p.TimingsMs = map[string]float64{}
 				}

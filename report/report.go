@@ -27,6 +27,7 @@ const (
 	ExitProblem      = 1 // listed or rejected
 	ExitUsage        = 2 // usage or input error
 	ExitInconclusive = 3 // some checks could not complete (or the run was interrupted)
+	ExitWriteFailed  = 4 // the run finished but the report could not be written
 )
 
 // Tool names the program that wrote the report.
@@ -55,7 +56,9 @@ type Report struct {
 	SMTP         *smtpcheck.Result `json:"smtp"`
 	Correlations []Correlation     `json:"correlations"`
 
-	secrets []string // redacted from every rendering; set by New and AddSecrets
+	summaryFacts string   // see SetSummaryFacts
+	hasSummary   bool     // SetSummaryFacts was called
+	secrets      []string // redacted from every rendering; set by New and AddSecrets
 }
 
 // DNSBL is the dnsbl section: the health of every zone used and one result
@@ -63,6 +66,9 @@ type Report struct {
 type DNSBL struct {
 	Zones   []dnsbl.ZoneHealth `json:"zones"`
 	Results []dnsbl.Result     `json:"results"`
+	// Coverage is how many zones applied per address family; set by
+	// [Report.Finalize].
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // EgressAnswer is what one egress source (OpenDNS, Google, Akamai,
@@ -72,7 +78,7 @@ type EgressAnswer struct {
 	Server string   `json:"server"` // host:port asked
 	Query  string   `json:"query"`  // e.g. "myip.opendns.com A"
 	Family string   `json:"family"` // "ipv4" or "ipv6"
-	IPs    []string `json:"ips,omitempty"`
+	IPs    []string `json:"ips"`
 	Error  string   `json:"error,omitempty"`
 	RTTms  float64  `json:"rtt_ms"`
 }

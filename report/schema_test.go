@@ -318,3 +318,57 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestListsNeverNull: in a report built with nil slices everywhere, only the
+// sections and the single objects documented as nullable are null; every list
+// is [] (the README's contract).
+func TestListsNeverNull(t *testing.T) {
+	r := fullReport()
+	r.DNSBL.Results[0].Codes, r.DNSBL.Results[0].Meanings = nil, nil
+	r.DNSBL.Zones[0].Evidence[0].Codes = nil
+	r.Egress.Answers[0].IPs = nil
+	p := &r.SMTP.Domains[0].MX[0].Addresses[0]
+	p.Rcpts, p.Extensions, p.Transcript = nil, nil, nil
+	if p.TLS != nil {
+		p.TLS.Names = nil
+	}
+	r.SMTP.Notes, r.SMTP.Rcpts = nil, nil
+	r.RDNS[0].PTR, r.RDNS[0].Problems = nil, nil
+	r.Warnings, r.NextSteps, r.Correlations = nil, nil, nil
+	b := marshal(t, r)
+	if err := Validate(b); err != nil {
+		t.Fatal(err)
+	}
+	nullable := map[string]bool{"egress": true, "dnsbl": true, "rdns": true, "smtp": true, "reply": true, "tls": true, "helo": true}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if e == nil && !nullable[k] {
+					t.Errorf("%s.%s is null", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("", doc)
+	for _, want := range []string{`"codes": []`, `"meanings": []`, `"rcpts": []`, `"notes": []`, `"ips": []`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	// The schema rejects null lists.
+	bad := bytes.Replace(b, []byte(`"meanings": []`), []byte(`"meanings": null`), 1)
+	if err := Validate(bad); err == nil {
+		t.Error("schema accepts \"meanings\": null")
+	}
+}

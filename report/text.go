@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -253,6 +254,9 @@ func (t *textWriter) dnsbl() {
 			t.printf("    %s (%s, %s): %s", t.safe(z.Zone), t.safe(orDash(z.Name)), t.safe(string(z.Type)), t.safe(string(z.Health)))
 			if z.Problem != "" {
 				t.printf(": %s", t.safe(z.Problem))
+			}
+			if strings.HasPrefix(z.Path, dnsbl.PathDirect) {
+				t.printf(" (asked at its own nameservers: %s)", t.safe(z.Path))
 			}
 			t.printf("\n")
 			for _, e := range z.Evidence {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -15,24 +16,56 @@ type Problem struct {
 	Message string  `json:"message"` // plain language; may quote remote text (render it through textsafe)
 }
 
-// Finalize decides r.Verdict and r.ExitCode from the sections and appends
-// warnings for rejections that are not blocks (unknown recipient, other
-// 5xx), domains that accept no mail and MX hosts without addresses. It can be
+// Finalize is the only place that decides r.Verdict and r.ExitCode. Call it
+// last, once every section is filled and correlation (which writes
+// correlations, next steps and the summary's facts) has run: it reads all of
+// the evidence, composes r.Summary with the final verdict in front, fills the
+// per-family coverage of the dnsbl section and appends warnings (MX hosts
+// without addresses, address families checked against fewer zones). It can be
 // called again after the sections change; warnings are not duplicated.
 //
-// Verdict, worst first: rejected (a probe rejected with class blocklisted or
-// policy) > listed (a listed result on a zone whose type is block; allow and
-// info hits never count) > inconclusive (a dnsbl result in error or not_done,
-// a zone that is not healthy, a probe in error/tempfail/not_done, a domain in
-// error, an egress problem when egress was the IP source, or an interrupted
-// run) > clean. Exit code: clean 0, listed/rejected 1, inconclusive 3, and 3
-// whenever the run was interrupted.
+// The rules, worst first (see [Report.Problems] for the lines that explain them):
+//
+//   - rejected (exit 1): an MX refused with a 5xx whose cause is the sending IP,
+//     its reputation, its PTR/HELO or policy about the sender: class
+//     blocklisted or policy at any stage; any 5xx at the banner, EHLO/HELO or
+//     MAIL FROM (those replies are about the client or the sender, never the
+//     recipient); a 5xx at RCPT whose enhanced code is X.7.x (RFC 3463 §3.8,
+//     security or policy) or X.1.7/X.1.8 (RFC 3463 §3.2, bad sender address),
+//     or whose text names the client host, the sender address, the HELO name,
+//     the PTR/reverse DNS or the IP's reputation (see [SenderCause]).
+//   - listed (exit 1): a listed result on a zone whose type is block; allow and
+//     info hits never count.
+//   - inconclusive (exit 3): every probe that did not end in an RCPT verdict
+//     (connect, TLS or protocol errors, tempfail, greylisting, not_done); a 5xx
+//     at RCPT whose cause cannot be tied to the sender (unknown recipient,
+//     "550 5.2.1 mailbox unavailable" for postmaster@, which every domain must
+//     accept per RFC 5321 §4.5.1, a bare "550 Administrative prohibition"); a
+//     domain that accepts no mail (null MX per RFC 7505, no mail host,
+//     NXDOMAIN) or whose MX could not be resolved or probed; an rDNS check that
+//     failed (e.g. PTR SERVFAIL); a correlation of severity "problem" that does
+//     not merely explain a probe's own reply (e.g. the MX echoed another client
+//     IP than the one checked, so the DNSBL and PTR results describe another
+//     address; port 25 blocked; a zone unhealthy behind a public resolver); a
+//     dnsbl result in error or not_done (not_applicable never counts); a zone
+//     that is not healthy; an egress problem when egress was the IP source; an
+//     interrupted run.
+//   - clean (exit 0): none of the above: every asked-for check ran and every
+//     MX address accepted the RCPT from the checked IP.
+//
+// Exit code: clean 0, listed/rejected 1, inconclusive 3, and 3 whenever the
+// run was interrupted. Exit 2 (usage) and 4 (the report could not be written)
+// are decided by the command line, not here.
 func (r *Report) Finalize() {
 	if r.Schema == "" {
 		r.Schema = SchemaV1
 	}
+	if r.DNSBL != nil {
+		r.DNSBL.Coverage = coverage(r.DNSBL, r.DNSBL.Coverage)
+	}
+	problems := r.Problems()
 	r.Verdict = VerdictClean
-	for _, p := range r.Problems() {
+	for _, p := range problems {
 		if worse(p.Verdict, r.Verdict) {
 			r.Verdict = p.Verdict
 		}
@@ -52,6 +85,30 @@ func (r *Report) Finalize() {
 			r.Warnings = append(r.Warnings, w)
 		}
 	}
+	r.Summary = r.composeSummary(problems)
+}
+
+// SetSummaryFacts gives the plain-language facts of the summary (without a
+// verdict): [Report.Finalize] puts the final verdict in front of them and
+// the main reason after, so the summary can never contradict the verdict.
+func (r *Report) SetSummaryFacts(facts string) { r.summaryFacts, r.hasSummary = facts, true }
+
+// composeSummary is "Verdict: facts. Main reason: first problem." (r.Summary
+// unchanged when nobody gave facts, e.g. the dnsbl and smtp commands).
+func (r *Report) composeSummary(problems []Problem) string {
+	if !r.hasSummary {
+		return r.Summary
+	}
+	facts := strings.TrimSuffix(strings.TrimSpace(r.summaryFacts), ".")
+	s := map[Verdict]string{VerdictClean: "Clean", VerdictListed: "Listed", VerdictRejected: "Rejected", VerdictInconclusive: "Inconclusive"}[r.Verdict]
+	if facts != "" {
+		s += ": " + facts
+	}
+	s += "."
+	if len(problems) > 0 {
+		s += " Main reason: " + strings.TrimSuffix(problems[0].Message, ".") + "."
+	}
+	return s
 }
 
 // rank orders verdicts from best (0) to worst.
@@ -86,31 +143,79 @@ func (r *Report) Problems() []Problem {
 	var rej, lst, inc []Problem
 	if r.SMTP != nil {
 		for _, d := range r.SMTP.Domains {
-			if d.Status == smtpcheck.DomainError {
-				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: mail hosts could not be resolved: %s", d.Domain, orDash(d.Error))})
-			}
-			if d.Status == smtpcheck.DomainOK && probeCount(d) == 0 {
-				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: no address of its MX hosts could be probed (see the MX errors)", d.Domain)})
+			switch d.Status {
+			case smtpcheck.DomainError:
+				switch {
+				case strings.Contains(d.Error, "NXDOMAIN"):
+					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s accepts no mail: %s", d.Domain, orDash(d.Error))})
+				case strings.HasPrefix(d.Error, "not done"):
+					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: mail hosts not resolved (interrupted)", d.Domain)})
+				default:
+					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: mail hosts could not be resolved: %s", d.Domain, orDash(d.Error))})
+				}
+			case smtpcheck.DomainNullMX:
+				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s accepts no mail: it publishes a null MX (RFC 7505), so nothing was probed", d.Domain)})
+			case smtpcheck.DomainNoMailHost:
+				inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s accepts no mail: it has no MX and no address, so nothing was probed", d.Domain)})
+			case smtpcheck.DomainOK:
+				if probeCount(d) == 0 {
+					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: no address of its MX hosts could be probed (see the MX errors)", d.Domain)})
+				}
 			}
 			for _, mx := range d.MX {
 				for _, p := range mx.Addresses {
 					where := probeName(mx.Host, p)
-					switch {
-					case p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy):
-						msg := fmt.Sprintf("%s rejected at %s (%s", where, stageName(p.Stage), p.Class)
-						if p.CitedList != "" {
-							msg += ", citing " + p.CitedList
+					switch p.Status {
+					case smtpcheck.StatusRejected:
+						if cause, ok := SenderCause(p); ok {
+							msg := fmt.Sprintf("%s rejected at %s (%s", where, stageName(p.Stage), cause)
+							if p.CitedList != "" {
+								msg += ", citing " + p.CitedList
+							}
+							rej = append(rej, Problem{VerdictRejected, msg + "): " + replyLine(p.Reply, p.Error)})
+						} else {
+							inc = append(inc, Problem{VerdictInconclusive, untiedRejection(r.SMTP, d.Domain, where, p)})
 						}
-						rej = append(rej, Problem{VerdictRejected, msg + "): " + replyLine(p.Reply, p.Error)})
-					case p.Status == smtpcheck.StatusTempfail:
+					case smtpcheck.StatusTempfail:
 						inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s deferred at %s (%s): %s", where, stageName(p.Stage), p.Class, replyLine(p.Reply, p.Error))})
-					case p.Status == smtpcheck.StatusError:
+					case smtpcheck.StatusError:
 						inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s could not be checked (%s at %s): %s", where, p.Class, stageName(p.Stage), replyLine(p.Reply, p.Error))})
-					case p.Status == smtpcheck.StatusNotDone:
+					case smtpcheck.StatusNotDone:
 						inc = append(inc, Problem{VerdictInconclusive, where + " was not probed (interrupted)"})
+					case smtpcheck.StatusAccepted:
+					default: // a status this version does not know: never clean
+						inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s ended with status %q at %s: %s", where, p.Status, stageName(p.Stage), replyLine(p.Reply, p.Error))})
 					}
 				}
 			}
+		}
+	}
+	for _, d := range r.RDNS {
+		if d.Error != "" {
+			inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("the reverse DNS of %s could not be checked: %s", d.IP, d.Error)})
+		}
+	}
+	// A problem correlation about one probe that ended without acceptance
+	// (evidence "mx" and "ip" name it) explains that probe's reply, which
+	// counts on its own above; the others (the MX saw another client IP than
+	// the one checked, port 25 blocked, a zone unhealthy behind a public
+	// resolver) are evidence that the checks describe something else than
+	// what mail meets.
+	unaccepted := map[string]bool{}
+	if r.SMTP != nil {
+		for _, d := range r.SMTP.Domains {
+			for _, mx := range d.MX {
+				for _, p := range mx.Addresses {
+					if p.Status != smtpcheck.StatusAccepted {
+						unaccepted[mx.Host+"|"+p.IP] = true
+					}
+				}
+			}
+		}
+	}
+	for _, c := range r.Correlations {
+		if c.Severity == "problem" && !unaccepted[c.Evidence["mx"]+"|"+c.Evidence["ip"]] {
+			inc = append(inc, Problem{VerdictInconclusive, c.Message})
 		}
 	}
 	if r.DNSBL != nil {
@@ -204,33 +309,93 @@ func probeCount(d smtpcheck.Domain) int {
 // finalizeWarnings are the non-verdict observations Finalize adds.
 func (r *Report) finalizeWarnings() []string {
 	var ws []string
+	if r.DNSBL != nil {
+		ws = append(ws, coverageWarnings(r.DNSBL.Coverage)...)
+	}
 	if r.SMTP == nil {
-		return nil
+		return ws
 	}
 	for _, d := range r.SMTP.Domains {
-		switch d.Status {
-		case smtpcheck.DomainNullMX:
-			ws = append(ws, fmt.Sprintf("%s publishes a null MX (RFC 7505): it accepts no mail, nothing was probed", d.Domain))
-		case smtpcheck.DomainNoMailHost:
-			ws = append(ws, fmt.Sprintf("%s has no MX and no address: it cannot receive mail, nothing was probed", d.Domain))
-		}
 		for _, mx := range d.MX {
 			if mx.Error != "" {
 				ws = append(ws, fmt.Sprintf("MX %s of %s was not probed: %s", mx.Host, d.Domain, mx.Error))
 			}
-			for _, p := range mx.Addresses {
-				if p.Status != smtpcheck.StatusRejected || p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy {
-					continue
-				}
-				what := "a rejection that is not a block"
-				if p.Class == smtpcheck.ClassUnknownRecipient {
-					what = "the recipient as unknown, which is not a block: check the --rcpt address"
-				}
-				ws = append(ws, fmt.Sprintf("%s rejected %s (%s at %s): %s", probeName(mx.Host, p), what, p.Class, stageName(p.Stage), replyLine(p.Reply, p.Error)))
-			}
 		}
 	}
 	return ws
+}
+
+// senderRE is wording that ties a refusal to the client or the sender:
+// Postfix "Client host rejected", "Sender address rejected", "Helo command
+// rejected" (https://www.postfix.org/postconf.5.html), reverse-DNS refusals
+// (Gmail 5.7.25, "cannot find your hostname") and the IP's reputation.
+var senderRE = regexp.MustCompile(`(?i)client host rejected|sender address rejected|helo command rejected|\b5\.7\.25\b|\bptr\b|\brdns\b|reverse (dns|hostname|lookup|mapping)|cannot find your (reverse )?hostname|reputation`)
+
+// SenderCause reports whether a rejected probe was refused because of the
+// sending IP, its reputation, its PTR/HELO, or policy about the sender, and
+// names the cause. See [Report.Finalize] for the rules; it never looks at
+// probes that were not rejected.
+func SenderCause(p smtpcheck.Probe) (string, bool) {
+	if p.Status != smtpcheck.StatusRejected {
+		return "", false
+	}
+	switch p.Class {
+	case smtpcheck.ClassBlocklisted, smtpcheck.ClassPolicy:
+		return string(p.Class), true
+	}
+	switch p.Stage {
+	case smtpcheck.StageConnect, smtpcheck.StageBanner:
+		return "refused at the banner: about the client, before any recipient was named", true
+	case smtpcheck.StageEHLO:
+		return "refused at EHLO/HELO: about the client or its HELO name", true
+	case smtpcheck.StageMail:
+		return "refused at MAIL FROM: about the client or the sender address", true
+	}
+	var enh, text string
+	if p.Reply != nil {
+		enh, text = p.Reply.Enhanced, p.Reply.Text
+	}
+	switch {
+	case len(enh) > 2 && enh[1:] == ".1.7" || len(enh) > 2 && enh[1:] == ".1.8":
+		return "sender address (" + enh + ", RFC 3463 §3.2)", true
+	case strings.HasPrefix(enh, "5.7."):
+		return "policy (" + enh + ", RFC 3463 §3.8)", true
+	case senderRE.MatchString(text):
+		return "the reply names the client, the sender or the IP's reputation", true
+	}
+	return "", false
+}
+
+// untiedRejection is the problem line of a 5xx at RCPT that cannot be tied
+// to the sender.
+func untiedRejection(res *smtpcheck.Result, domain, where string, p smtpcheck.Probe) string {
+	rcpt := decisiveRcpt(res, domain, p)
+	reply := replyLine(p.Reply, p.Error)
+	if strings.HasPrefix(strings.ToLower(rcpt), "postmaster@") {
+		return fmt.Sprintf("%s refused RCPT TO:<%s> (%s): every domain must accept mail for postmaster (RFC 5321 §4.5.1), so this is not a verdict on the recipient, and the reason could not be tied to the sending IP or sender: %s", where, rcpt, p.Class, reply)
+	}
+	if p.Class == smtpcheck.ClassUnknownRecipient {
+		return fmt.Sprintf("%s rejected the recipient <%s> as unknown (%s at %s), so the MX gave no verdict on the checked IP: check the --rcpt address: %s", where, rcpt, p.Class, stageName(p.Stage), reply)
+	}
+	return fmt.Sprintf("%s refused the probe at %s (%s) and the reason could not be tied to a cause (the sending IP, its reputation, PTR/HELO or the sender); mail from this IP may not get through: %s", where, stageName(p.Stage), p.Class, reply)
+}
+
+// decisiveRcpt is the recipient whose reply decided p: the first RCPT with
+// that reply, else the first asked for, else postmaster@domain (RFC 5321
+// §4.5.1; the probe's default).
+func decisiveRcpt(res *smtpcheck.Result, domain string, p smtpcheck.Probe) string {
+	for _, rc := range p.Rcpts {
+		if p.Reply != nil && rc.Reply.Code == p.Reply.Code && rc.Reply.Text == p.Reply.Text {
+			return rc.Rcpt
+		}
+	}
+	if len(p.Rcpts) > 0 {
+		return p.Rcpts[0].Rcpt
+	}
+	if res != nil && len(res.Rcpts) > 0 {
+		return res.Rcpts[0]
+	}
+	return "postmaster@" + domain
 }
 
 // zoneTypes maps each zone of the health list to its list type.

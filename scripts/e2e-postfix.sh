@@ -5,8 +5,14 @@
 # Inside the netns "blprobe-e2e" (loopback only, no route out):
 #   - rbldnsd on 127.0.0.1:53 serves the test DNSBL zone zen.test
 #     (127.0.0.2, the RFC 5782 §5 test point, and 127.0.0.10 are listed);
+#   - rbldnsd also answers, with NXDOMAIN for every name, the zones
+#     sender.test (so the sender domain nowhere.sender.test does not exist)
+#     and 0.0.127.in-addr.arpa (so no probe source address has a PTR);
 #   - Postfix listens on 127.0.0.1:25 with
-#     smtpd_client_restrictions = reject_rbl_client zen.test;
+#     smtpd_client_restrictions = reject_rbl_client zen.test, and
+#     reject_unknown_client_hostname for the source 127.0.0.30 only, and
+#     reject_unknown_sender_domain for senders in nowhere.sender.test only
+#     (both with reject code 550 instead of Postfix's default 450);
 #     /etc/resolv.conf seen by processes in the netns is
 #     /etc/netns/blprobe-e2e/resolv.conf (nameserver 127.0.0.1), so Postfix
 #     resolves through rbldnsd only; the machine's own resolv.conf is untouched;
@@ -84,8 +90,12 @@ write_zone() {
 # The "listed" source address of the e2e test. 127.0.0.20 is clean.
 127.0.0.10
 EOF
+	# Empty zones: every name in them is NXDOMAIN (a permanent "not found",
+	# unlike the REFUSED rbldnsd gives for names outside its zones, which
+	# Postfix treats as temporary and answers with 450).
+	echo '# no records: every name is NXDOMAIN' >"$WORK/rbldnsd/empty"
 	chmod 755 "$WORK" "$WORK/rbldnsd"
-	chmod 644 "$WORK/rbldnsd/zen.test"
+	chmod 644 "$WORK/rbldnsd/zen.test" "$WORK/rbldnsd/empty"
 }
 
 write_postfix() {
@@ -113,12 +123,20 @@ alias_database =
 local_recipient_maps = inline:{ postmaster=ok }
 smtpd_banner = \$myhostname ESMTP blprobe-e2e
 smtpd_delay_reject = yes
-smtpd_client_restrictions = reject_rbl_client zen.test
+smtpd_client_restrictions = reject_rbl_client zen.test, check_client_access cidr:$PFDIR/client_access.cidr
+smtpd_sender_restrictions = check_sender_access inline:{ nowhere.sender.test=reject_unknown_sender_domain }
+# Permanent rejections for the two cases above (defaults are 450):
+# https://www.postfix.org/postconf.5.html#unknown_client_reject_code
+unknown_client_reject_code = 550
+unknown_address_reject_code = 550
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
 biff = no
 maillog_file = $WORK/postfix.log
 maillog_file_prefixes = $WORK
 EOF
+	# The source 127.0.0.30 (no PTR, as every 127.0.0.x here) meets
+	# reject_unknown_client_hostname; the others do not.
+	echo '127.0.0.30/32 reject_unknown_client_hostname' >"$PFDIR/client_access.cidr"
 	# STARTTLS with Debian's self-signed snakeoil certificate (package
 	# ssl-cert, a dependency of postfix), so the probe's TLS path meets a
 	# real server; verification must fail (self-signed, wrong name).
@@ -161,12 +179,13 @@ up() {
 	printf '127.0.0.1\tlocalhost\n' >"/etc/netns/$NS/hosts"
 
 	write_zone
-	log "starting rbldnsd on 127.0.0.1:53 (zone zen.test)"
+	log "starting rbldnsd on 127.0.0.1:53 (zones zen.test, sender.test, 0.0.127.in-addr.arpa)"
 	# -l +FILE: unbuffered query log, so the test can show Postfix asked here.
 	touch "$WORK/rbldnsd/queries.log"
 	chown rbldns "$WORK/rbldnsd/queries.log"
 	nsx rbldnsd -u rbldns -w "$WORK/rbldnsd" -b 127.0.0.1/53 -p "$WORK/rbldnsd.pid" \
-		-l +queries.log -a zen.test:ip4set:zen.test >"$WORK/rbldnsd.err" 2>&1 ||
+		-l +queries.log -a zen.test:ip4set:zen.test sender.test:generic:empty \
+		0.0.127.in-addr.arpa:generic:empty >"$WORK/rbldnsd.err" 2>&1 ||
 		{ cat "$WORK/rbldnsd.err" >&2; die "rbldnsd failed"; }
 	wait_port udp 53 || die "rbldnsd did not start"
 

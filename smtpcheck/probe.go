@@ -20,17 +20,28 @@ import (
 // maxTranscript caps the transcript entries of one probe.
 const maxTranscript = 300
 
-// errClosed421 marks a session the server ended with 421 (RFC 5321 §3.8).
-var errClosed421 = errors.New("server closed the session with 421")
-
 // session is one SMTP conversation.
 type session struct {
-	ctx   context.Context
-	opts  Options
-	p     *Probe
+	ctx  context.Context
+	opts Options
+	p    *Probe
+	// raw is the TCP connection as dialled; conn is raw or, after
+	// STARTTLS, the TLS connection over it. Only raw is closed, from this
+	// goroutine or on cancellation (mox's smtpclient keeps its origConn for
+	// the same reason: conn changes while a cancellation may close it).
+	raw   net.Conn
 	conn  net.Conn
 	r     *bufio.Reader
 	start time.Time
+	// decided is set once the server answered the stage that decides the
+	// probe (RCPT, or a 4xx/5xx that ended it earlier): later failures
+	// only set ClosedByServer.
+	decided bool
+	// plainRetry skips STARTTLS: this is the plain-text retry after a
+	// failed handshake in opportunistic mode.
+	plainRetry bool
+	// tlsHandshakeErr is the failed STARTTLS handshake, if any.
+	tlsHandshakeErr string
 }
 
 func (s *session) ms(since time.Time) float64 {
@@ -61,7 +72,14 @@ func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain stri
 	}
 	p.Status, p.Class = StatusError, ClassProtocolError // until known otherwise
 	s.run(mxHost, ip, domain)
-	if ctx.Err() != nil && p.Status == StatusError {
+	if s.tlsHandshakeErr != "" && opts.TLS == TLSOpportunistic && !interrupted(ctx) {
+		// A sending MTA with opportunistic TLS retries with TLS disabled
+		// when the handshake fails ("rather than give up on mail delivery",
+		// https://www.postfix.org/TLS_README.html#client_tls_may): get the
+		// RCPT answer that way.
+		retryPlain(ctx, &p, s, mxHost, ip, domain)
+	}
+	if interrupted(ctx) && p.Status == StatusError {
 		// Interrupted, not a verdict on the server.
 		p.Status, p.Class = StatusNotDone, ClassNotDone
 		if p.Error == "" {
@@ -72,10 +90,33 @@ func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain stri
 	return p
 }
 
+// retryPlain runs the conversation again without STARTTLS on a new
+// connection, keeping the transcript of the first one and saying why.
+func retryPlain(ctx context.Context, p *Probe, first *session, mxHost string, ip netip.Addr, domain string) {
+	p.Status, p.Class, p.Error, p.Reply, p.CitedList, p.ClosedByServer = StatusError, ClassProtocolError, "", nil, "", false
+	p.Rcpts = nil
+	s := &session{ctx: ctx, opts: first.opts, p: p, start: first.start, plainRetry: true}
+	s.run(mxHost, ip, domain)
+	p.StartTLS = textsafe.Clean(fmt.Sprintf("%s%s; retried in plain text on a new connection, as a sending MTA with opportunistic TLS does", StartTLSHandshakeFailed, first.tlsHandshakeErr))
+}
+
+// StartTLSHandshakeFailed begins Probe.StartTLS when the STARTTLS handshake
+// failed and the probe was retried in plain text (opportunistic mode).
+const StartTLSHandshakeFailed = "handshake failed: "
+
 func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	p, o := s.p, s.opts
 	target := netip.AddrPortFrom(ip, uint16(o.Port)).String()
-	for _, a := range append([]string{o.HELO, o.From}, o.Rcpts...) {
+	from := o.From
+	if from == "" {
+		from = DefaultFrom(o.HELO)
+	}
+	rcpts := RcptsFor(domain, o.Rcpts)
+	words := append([]string{o.HELO}, o.Rcpts...)
+	if from != NullReversePath {
+		words = append(words, from)
+	}
+	for _, a := range words {
 		if strings.ContainsAny(a, "\r\n\x00<>") {
 			p.Error = fmt.Sprintf("refusing to send %q to %s: it contains CR, LF, NUL or angle brackets", a, target)
 			return
@@ -87,8 +128,9 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	if err := s.dial(ip, target); err != nil {
 		return
 	}
-	defer s.conn.Close()
-	stop := context.AfterFunc(s.ctx, func() { s.conn.Close() })
+	raw := s.raw
+	defer raw.Close()
+	stop := context.AfterFunc(s.ctx, func() { raw.Close() })
 	defer stop()
 	s.r = bufio.NewReaderSize(s.conn, 1024)
 	local, _ := netip.ParseAddrPort(s.conn.LocalAddr().String())
@@ -98,14 +140,6 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	helo := o.HELO
 	if helo == "" {
 		helo = addressLiteral(local.Addr())
-	}
-	from := o.From
-	if from == "" {
-		from = "postmaster@" + helo
-	}
-	rcpts := o.Rcpts
-	if len(rcpts) == 0 {
-		rcpts = []string{"postmaster@" + domain}
 	}
 
 	// Banner: never send anything before it (postscreen punishes early talkers).
@@ -144,27 +178,32 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	}
 
 	// STARTTLS (RFC 3207).
-	if o.TLS == TLSOff {
+	switch {
+	case s.plainRetry:
+		// The first connection's handshake failed: no STARTTLS this time.
+	case o.TLS == TLSOff:
 		p.StartTLS = "disabled"
-	} else {
-		if !hasExt(p.Extensions, "STARTTLS") {
-			p.StartTLS = "not offered"
-			if o.TLS == TLSRequired {
-				p.Stage = StageSTARTTLS
-				p.Status, p.Class = StatusError, ClassTLSFailed
-				p.Error = fmt.Sprintf("TLS required but %s does not offer STARTTLS", target)
-				s.quit()
-				return
-			}
-		} else if !s.startTLS(mxHost, target, helo) {
+	case !hasExt(p.Extensions, "STARTTLS"):
+		p.StartTLS = "not offered"
+		if o.TLS == TLSRequired {
+			p.Stage = StageSTARTTLS
+			p.Status, p.Class = StatusError, ClassTLSFailed
+			p.Error = fmt.Sprintf("TLS required but %s does not offer STARTTLS", target)
+			s.quit()
 			return
 		}
+	case !s.startTLS(mxHost, target, helo):
+		return
 	}
 
 	// MAIL FROM.
 	p.Stage = StageMail
 	t = time.Now()
-	rep, ok = s.cmd(target, "MAIL FROM:<"+from+">")
+	mailArg := "<" + from + ">"
+	if from == NullReversePath {
+		mailArg = NullReversePath
+	}
+	rep, ok = s.cmd(target, "MAIL FROM:"+mailArg)
 	p.TimingsMs["mail"] = s.ms(t)
 	if !ok {
 		return
@@ -178,11 +217,12 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	// rejection or tempfail, else the last acceptance.
 	p.Stage = StageRcpt
 	t = time.Now()
-	decided := false // a rejection or tempfail was seen
+	refused := false // a rejection or tempfail was seen
 	for _, rc := range rcpts {
+		wasDecided := s.decided
 		rep, ok = s.cmd(target, "RCPT TO:<"+rc+">")
 		if !ok {
-			if p.Status == StatusTempfail { // 421: a verdict on this RCPT
+			if !wasDecided && s.decided { // 421: a verdict on this RCPT
 				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: *p.Reply, Class: p.Class})
 			}
 			p.TimingsMs["rcpt"] = s.ms(t)
@@ -191,19 +231,18 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 		s.echo(rep.Text)
 		v := ClassifyCause(StageRcpt, rep, hasExt(p.Extensions, "ENHANCEDSTATUSCODES"))
 		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: v.Class})
-		if !decided {
+		if !refused {
 			r := rep
 			p.Reply, p.Status, p.Class, p.CitedList = &r, v.Status, v.Class, v.CitedList
 			p.Cause, p.CauseWhy = v.Cause, v.Why
-			decided = v.Status != StatusAccepted
+			refused = v.Status != StatusAccepted
 		}
+		s.decided = true
 	}
 	p.TimingsMs["rcpt"] = s.ms(t)
-	s.send(target, "RSET")
-	if _, ok := s.readQuiet(); !ok {
-		return
+	if s.after("RSET") {
+		s.after("QUIT")
 	}
-	s.quit()
 }
 
 // dial connects to target, binding SourceIP, within ConnectTimeout.
@@ -231,7 +270,7 @@ func (s *session) dial(ip netip.Addr, target string) error {
 	}
 	p.TimingsMs["connect"] = s.ms(t)
 	if err != nil {
-		if s.ctx.Err() != nil {
+		if interrupted(s.ctx) {
 			p.Status, p.Class = StatusNotDone, ClassNotDone
 			p.Error = "interrupted while connecting to " + target
 			return err
@@ -253,8 +292,19 @@ func (s *session) dial(ip netip.Addr, target string) error {
 		}
 		return err
 	}
-	s.conn = conn
+	s.raw, s.conn = conn, conn
 	return nil
+}
+
+// interrupted reports whether ctx is done or its deadline has passed: the
+// dialer and the TLS handshake time out on the context's deadline on their
+// own, a moment before ctx.Err is set.
+func interrupted(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func isTimeout(err error) bool {
@@ -295,6 +345,11 @@ func (s *session) read(target string) (Reply, bool) {
 	}
 	if rep.Code == 421 {
 		// RFC 5321 §3.8: 421 may come at any time and closes the session.
+		if s.decided {
+			s.p.ClosedByServer = true
+			return rep, false
+		}
+		s.decided = true
 		s.setVerdict(rep)
 		s.p.Reply = &rep
 		s.echo(rep.Text)
@@ -303,17 +358,25 @@ func (s *session) read(target string) (Reply, bool) {
 	return rep, true
 }
 
-// readQuiet reads a reply after RSET/QUIT: failures there do not change
-// the verdict already reached.
-func (s *session) readQuiet() (Reply, bool) {
-	s.conn.SetReadDeadline(time.Now().Add(s.opts.CommandTimeout))
-	rep, lines, err := ReadReply(s.r)
-	for _, l := range lines {
-		s.log("S", l)
+// after sends line (RSET or QUIT) once the probe's outcome is known and
+// reads its reply. A failure there (write or read error, reset, timeout)
+// never changes the outcome: the transcript shows the unanswered command
+// and ClosedByServer is set.
+func (s *session) after(line string) bool {
+	s.conn.SetDeadline(time.Now().Add(s.opts.CommandTimeout))
+	s.log("C", line)
+	_, err := s.conn.Write([]byte(line + "\r\n"))
+	if err == nil {
+		var lines []string
+		_, lines, err = ReadReply(s.r)
+		for _, l := range lines {
+			s.log("S", l)
+		}
 	}
-	if err != nil {
+	if err != nil && s.ctx.Err() == nil {
+		s.p.ClosedByServer = true
 	}
-	return rep, err == nil
+	return err == nil
 }
 
 // cmd sends line and reads its reply.
@@ -324,10 +387,17 @@ func (s *session) cmd(target, line string) (Reply, bool) {
 	return s.read(target)
 }
 
-// fail records a protocol-level failure (timeout, EOF, garbage).
+// fail records a protocol-level failure (timeout, EOF, garbage). After the
+// deciding reply it only sets ClosedByServer.
 func (s *session) fail(err error) {
+	if s.decided {
+		if s.ctx.Err() == nil {
+			s.p.ClosedByServer = true
+		}
+		return
+	}
 	s.p.Status, s.p.Class = StatusError, ClassProtocolError
-	if s.ctx.Err() != nil {
+	if interrupted(s.ctx) {
 		s.p.Status, s.p.Class = StatusNotDone, ClassNotDone
 		err = fmt.Errorf("interrupted: %w", err)
 	} else if isTimeout(err) {
@@ -347,16 +417,15 @@ func (s *session) positive(rep Reply, what string) bool {
 	s.p.Reply = &r
 	if st == StatusError {
 		s.p.Error = fmt.Sprintf("unexpected reply %d to %s", rep.Code, what)
+	} else {
+		s.decided = true
 	}
 	s.quit()
 	return false
 }
 
-func (s *session) quit() {
-	if s.send("", "QUIT") {
-		s.readQuiet()
-	}
-}
+// quit ends a session whose outcome is known.
+func (s *session) quit() { s.after("QUIT") }
 
 func (s *session) echo(text string) {
 	if s.p.EchoedClientIP == "" {
@@ -398,7 +467,7 @@ func (s *session) startTLS(mxHost, target, helo string) bool {
 	if _, err := netip.ParseAddr(sni); err == nil {
 		sni = ""
 	}
-	tc := tls.Client(s.conn, &tls.Config{
+	tc := tls.Client(s.raw, &tls.Config{
 		ServerName:         sni,
 		InsecureSkipVerify: true, // verified below, so that a failure can be recorded
 		MinVersion:         tls.VersionTLS10,
@@ -410,10 +479,13 @@ func (s *session) startTLS(mxHost, target, helo string) bool {
 	p.TimingsMs["starttls"] = s.ms(t)
 	if err != nil {
 		p.Status, p.Class = StatusError, ClassTLSFailed
-		if s.ctx.Err() != nil {
+		if interrupted(s.ctx) {
 			p.Status, p.Class = StatusNotDone, ClassNotDone
 		}
 		p.Error = textsafe.Clean(fmt.Sprintf("TLS handshake with %s failed: %v", target, err))
+		if p.Status == StatusError {
+			s.tlsHandshakeErr = p.Error
+		}
 		return false
 	}
 	p.TLS = tlsInfo(tc.ConnectionState(), mxHost, o.RootCAs)

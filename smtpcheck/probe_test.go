@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func TestProbeScripted(t *testing.T) {
 		stage  Stage
 		cited  string
 		verbs  string // commands the server saw
+		conns  int    // connections the server saw; 0 means 1
 		check  func(t *testing.T, p Probe, s *smtptest.Server)
 	}{
 		{name: "accepted", status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RSET,QUIT",
@@ -53,7 +55,7 @@ func TestProbeScripted(t *testing.T) {
 					t.Errorf("extensions %v", p.Extensions)
 				}
 				cmds := s.Conns()[0].Commands
-				if cmds[0] != "EHLO [127.0.0.1]" || cmds[1] != "MAIL FROM:<postmaster@[127.0.0.1]>" || cmds[2] != "RCPT TO:<postmaster@example.test>" {
+				if cmds[0] != "EHLO [127.0.0.1]" || cmds[1] != "MAIL FROM:<>" || cmds[2] != "RCPT TO:<postmaster@example.test>" {
 					t.Errorf("commands %q", cmds)
 				}
 				if p.Reply == nil || p.Reply.Code != 250 || len(p.Rcpts) != 1 {
@@ -110,11 +112,29 @@ func TestProbeScripted(t *testing.T) {
 		{name: "STARTTLS verified, required", cfg: smtptest.Config{StartTLS: true}, mxHost: "mx.test",
 			mod:    func(o *Options, _ *smtptest.Server) { o.TLS = TLSRequired },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,STARTTLS,EHLO,MAIL,RCPT,RSET,QUIT"},
-		{name: "STARTTLS junk instead of a handshake", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true}, mxHost: "mx.test",
+		{name: "STARTTLS junk instead of a handshake, required", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true}, mxHost: "mx.test",
+			mod:    func(o *Options, _ *smtptest.Server) { o.TLS = TLSRequired },
 			status: StatusError, class: ClassTLSFailed, stage: StageSTARTTLS, verbs: "EHLO,STARTTLS",
 			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
 				if !strings.Contains(p.Error, "TLS handshake") || strings.ContainsAny(p.Error, "\x1b\x00") {
 					t.Errorf("error %q", p.Error)
+				}
+			}},
+		// Opportunistic: like a sending MTA, retry in plain text on a new
+		// connection and keep the RCPT answer; the failure is in starttls.
+		{name: "STARTTLS junk, opportunistic: plain-text retry", cfg: smtptest.Config{StartTLS: true, StartTLSJunk: true,
+			Rcpt: "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}, mxHost: "mx.test",
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, cited: "zen.spamhaus.org", verbs: "EHLO,STARTTLS", conns: 2,
+			check: func(t *testing.T, p Probe, s *smtptest.Server) {
+				if got := verbs(s.Conns()[1].Commands); got != "EHLO,MAIL,RCPT,RSET,QUIT" {
+					t.Errorf("retry saw %q", got)
+				}
+				if !strings.HasPrefix(p.StartTLS, StartTLSHandshakeFailed) || !strings.Contains(p.StartTLS, "retried in plain text") ||
+					strings.ContainsAny(p.StartTLS, "\x1b\x00") || p.TLS != nil || p.Error != "" {
+					t.Errorf("starttls %q tls %+v error %q", p.StartTLS, p.TLS, p.Error)
+				}
+				if n := strings.Count(verbs(transcriptClient(p)), "EHLO"); n != 2 {
+					t.Errorf("transcript has %d EHLO, want both connections", n)
 				}
 			}},
 		{name: "STARTTLS 454, opportunistic", cfg: smtptest.Config{StartTLS: true, StartTLSReply: "454 4.7.0 TLS not available due to local problem"},
@@ -228,8 +248,8 @@ func TestProbeScripted(t *testing.T) {
 			}
 			s.Close() // wait until the server has seen everything
 			conns := s.Conns()
-			if len(conns) != 1 {
-				t.Fatalf("%d connections", len(conns))
+			if want := max(tc.conns, 1); len(conns) != want {
+				t.Fatalf("%d connections, want %d", len(conns), want)
 			}
 			if got := verbs(conns[0].Commands); got != tc.verbs {
 				t.Errorf("server saw %q, want %q", got, tc.verbs)
@@ -246,6 +266,17 @@ func TestProbeScripted(t *testing.T) {
 	}
 }
 
+// transcriptClient returns the client lines of a transcript.
+func transcriptClient(p Probe) []string {
+	var out []string
+	for _, l := range p.Transcript {
+		if l.Dir == "C" {
+			out = append(out, l.Line)
+		}
+	}
+	return out
+}
+
 func TestProbeConnectRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -259,8 +290,8 @@ func TestProbeConnectRefused(t *testing.T) {
 	}
 }
 
-// SourceIP binds the connection: the server sees 127.0.0.2, and the default
-// EHLO and MAIL FROM use its address literal.
+// SourceIP binds the connection: the server sees 127.0.0.2, the default
+// EHLO is its address literal and MAIL FROM the null reverse-path.
 func TestProbeSourceIP(t *testing.T) {
 	s := smtptest.Start(t, smtptest.Config{})
 	o := testOpts(s.Port)
@@ -274,7 +305,7 @@ func TestProbeSourceIP(t *testing.T) {
 	if c.Peer.Addr() != o.SourceIP {
 		t.Errorf("server saw peer %s", c.Peer)
 	}
-	if c.Commands[0] != "EHLO [127.0.0.2]" || c.Commands[1] != "MAIL FROM:<postmaster@[127.0.0.2]>" {
+	if c.Commands[0] != "EHLO [127.0.0.2]" || c.Commands[1] != "MAIL FROM:<>" {
 		t.Errorf("commands %q", c.Commands)
 	}
 }
@@ -377,4 +408,139 @@ func TestProbeEndlessBoundedRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Once the server answered the stage that decides the probe, a reset, EOF
+// or 421 afterwards (at RSET or QUIT, or at a later RCPT) never changes
+// status, class or reply: it only sets ClosedByServer. Each case runs many
+// times because the client may see the reset at its write or at its read.
+func TestProbeDecidedSurvivesReset(t *testing.T) {
+	const zen = "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"
+	tests := []struct {
+		name   string
+		cfg    smtptest.Config
+		rcpts  []string
+		status Status
+		class  Class
+		stage  Stage
+		code   int
+		closed bool
+	}{
+		{name: "554 at RCPT, then reset", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RCPT"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "250 at RCPT, then reset", cfg: smtptest.Config{ResetAfter: "RCPT"},
+			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, code: 250, closed: true},
+		{name: "554 at RCPT, reset after RSET", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RSET"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "554 at RCPT, 421 to RSET", cfg: smtptest.Config{Rcpt: zen, Replies: map[string]string{"RSET": "421 4.3.2 closing"}},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "554 at MAIL, then reset", cfg: smtptest.Config{Mail: zen, ResetAfter: "MAIL"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageMail, code: 554, closed: true},
+		{name: "first RCPT rejected, reset before the second", cfg: smtptest.Config{Rcpt: zen, ResetAfter: "RCPT"},
+			rcpts:  []string{"a@example.test", "b@example.test"},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554, closed: true},
+		{name: "no reset: not closed by the server", cfg: smtptest.Config{Rcpt: zen},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, code: 554},
+	}
+	runs := 200
+	if testing.Short() {
+		runs = 20
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := smtptest.Start(t, tc.cfg)
+			o := testOpts(s.Port)
+			o.Rcpts = tc.rcpts
+			for i := 0; i < runs; i++ {
+				p := ProbeAddress(context.Background(), "mx.test", lo, "example.test", o)
+				if p.Status != tc.status || p.Class != tc.class || p.Stage != tc.stage || p.Reply == nil ||
+					p.Reply.Code != tc.code || p.Error != "" || p.ClosedByServer != tc.closed {
+					t.Fatalf("run %d: got %s/%s/%s reply %+v error %q closed %v, want %s/%s/%s %d closed %v",
+						i, p.Status, p.Class, p.Stage, p.Reply, p.Error, p.ClosedByServer, tc.status, tc.class, tc.stage, tc.code, tc.closed)
+				}
+			}
+		})
+	}
+}
+
+// Many STARTTLS probes at once, each cancelled at a different moment (before,
+// during and after the TLS handshake): under -race this proves that the
+// cancellation closes the raw connection without racing with STARTTLS
+// replacing the session's connection (closing the session's current conn
+// from the cancellation is reported as a DATA RACE here), and every probe
+// ends accepted or not_done, never as a spurious error.
+func TestProbeSTARTTLSCancelUnderLoad(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Config{StartTLS: true, HandshakeDelay: 20 * time.Millisecond, ReplyDelay: 20 * time.Millisecond})
+	o := testOpts(s.Port)
+	o.RootCAs = s.CertPool()
+	o.CommandTimeout = 10 * time.Second
+	const n = 50
+	type outcome struct {
+		p   Probe
+		dur time.Duration
+	}
+	// run starts n probes at once; cancelAt(i) > 0 cancels probe i then.
+	run := func(cancelAt func(i int) time.Duration) []outcome {
+		out := make([]outcome, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if d := cancelAt(i); d > 0 {
+					ctx, cancel = context.WithTimeout(ctx, d)
+					defer cancel()
+				}
+				start := time.Now()
+				p := ProbeAddress(ctx, "mx.test", lo, "example.test", o)
+				out[i] = outcome{p, time.Since(start)}
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	// First all n to the end: the time scale of n handshakes at once
+	// (much slower under -race).
+	var total time.Duration
+	for i, r := range run(func(int) time.Duration { return 0 }) {
+		if r.p.Status != StatusAccepted || r.p.StartTLS != "used" {
+			t.Fatalf("uncancelled probe %d: %s %q: %s", i, r.p.Status, r.p.StartTLS, r.p.Error)
+		}
+		total = max(total, r.dur)
+	}
+	// Then every other probe cancelled somewhere in that span: before,
+	// during and after the handshake; the others run to the end.
+	out := run(func(i int) time.Duration {
+		if i%2 == 1 {
+			return 0
+		}
+		return total*time.Duration(i+1)/n + time.Microsecond
+	})
+	counts := map[string]int{}
+	for i, r := range out {
+		k := string(r.p.Status) + "@" + string(r.p.Stage)
+		if r.p.StartTLS == "used" && r.p.Status == StatusNotDone {
+			k += " after TLS"
+		}
+		counts[k]++
+		if r.p.Status != StatusAccepted && (r.p.Status != StatusNotDone || i%2 == 1) {
+			t.Errorf("probe %d: %s/%s %q", i, r.p.Status, r.p.Class, r.p.Error)
+		}
+		if r.dur > 2*total+2*time.Second {
+			t.Errorf("probe %d took %s", i, r.dur)
+		}
+	}
+	afterTLS := 0
+	for k, v := range counts {
+		if strings.HasSuffix(k, "after TLS") {
+			afterTLS += v
+		}
+	}
+	if counts["not_done@starttls"] == 0 || afterTLS == 0 || counts["accepted@rcpt"] == 0 {
+		t.Errorf("want probes cancelled mid-handshake, after it, and probes that finished: %v", counts)
+	}
+	t.Logf("%d probes at once took up to %s; outcomes %v", n, total, counts)
 }

@@ -208,7 +208,10 @@ null.test. 300 IN MX 0 .
 	if m := a.MaxConcurrent(); m != 1 {
 		t.Errorf("shared MX saw %d concurrent connections", m)
 	}
-	if res.Port25Blocked || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "DATA") {
+	if res.HELO != "[127.0.0.1]" || res.From != NullReversePath {
+		t.Errorf("result says HELO %q from %q, want what was sent", res.HELO, res.From)
+	}
+	if res.Port25Blocked || len(res.Notes) != 2 || !strings.Contains(res.Notes[0], "DATA") || !strings.Contains(res.Notes[1], "address literal [127.0.0.1]") {
 		t.Errorf("blocked=%v notes %q", res.Port25Blocked, res.Notes)
 	}
 	if len(calls) != 5 || calls[0] != 4 || calls[4] != 404 {
@@ -414,5 +417,160 @@ func TestRunFromSeveralSources(t *testing.T) {
 	}
 	if q := dnsSrv.Queries.Load() - before; q > 3 { // MX, A, AAAA of mx.dual.test
 		t.Errorf("%d DNS queries: the domain must be resolved once, not once per source", q)
+	}
+}
+
+// Probes of one address wait for each other without holding a concurrency
+// slot: with 16 sources, the 16 serialized probes of a slow MX do not keep a
+// second MX waiting, even with Concurrency 16 (previously the 16 waiting
+// probes filled every slot).
+func TestRunFromBusyAddressHoldsNoSlots(t *testing.T) {
+	slow := smtptest.Start(t, smtptest.Config{IP: "127.0.0.50", ReplyDelay: 40 * time.Millisecond})
+	other := smtptest.Start(t, smtptest.Config{IP: "127.0.0.51", Port: slow.Port})
+	rc, _ := resolver(t, `
+slow.test. 300 IN MX 10 mx.slow.test.
+mx.slow.test. 300 IN A 127.0.0.50
+other.test. 300 IN MX 10 mx.other.test.
+mx.other.test. 300 IN A 127.0.0.51
+`)
+	var sources []netip.Addr
+	for i := 1; i <= 16; i++ {
+		sources = append(sources, netip.AddrFrom4([4]byte{127, 0, 1, byte(i)}))
+	}
+	o := testOpts(slow.Port)
+	o.Resolver, o.HELO, o.Concurrency = rc, "probe.test", 16
+	o.CommandTimeout = 5 * time.Second
+	res := RunFrom(context.Background(), []string{"slow.test", "other.test"}, sources, o)
+	slow.Close()
+	other.Close()
+	for _, d := range res.Domains {
+		for _, p := range d.MX[0].Addresses {
+			if p.Status != StatusAccepted {
+				t.Errorf("%s from %s: %s %s", d.Domain, p.SourceIP, p.Status, p.Error)
+			}
+		}
+	}
+	sc, oc := slow.Conns(), other.Conns()
+	if len(sc) != 16 || len(oc) != 16 || slow.MaxConcurrent() != 1 || other.MaxConcurrent() != 1 {
+		t.Fatalf("connections %d and %d, max concurrent %d and %d", len(sc), len(oc), slow.MaxConcurrent(), other.MaxConcurrent())
+	}
+	// One probe of the slow MX takes 5 delayed replies (≥ 200 ms): the other
+	// MX must be reached long before the first one ends.
+	probe := sc[1].Accepted.Sub(sc[0].Accepted)
+	lag := oc[0].Accepted.Sub(sc[0].Accepted)
+	t.Logf("one slow probe %s; the other MX was first reached %s after the slow one", probe, lag)
+	if lag > probe/2 {
+		t.Errorf("the other MX waited %s (one slow probe is %s): waiting probes held the slots", lag, probe)
+	}
+}
+
+func TestDefaultFromAndIsFQDN(t *testing.T) {
+	tests := []struct {
+		helo string
+		fqdn bool
+		from string
+	}{
+		{"mail.example.net", true, "postmaster@mail.example.net"},
+		{"MX.Example.NET.", true, "postmaster@mx.example.net"},
+		{"", false, "<>"},
+		{"localhost", false, "<>"},
+		{"[192.0.2.1]", false, "<>"},
+		{"[IPv6:2001:db8::1]", false, "<>"},
+		{"192.0.2.1", false, "<>"},
+		{"-bad.example", false, "<>"},
+		{"under_score.example", false, "<>"},
+	}
+	for _, tc := range tests {
+		if got := IsFQDN(tc.helo); got != tc.fqdn {
+			t.Errorf("IsFQDN(%q) = %v", tc.helo, got)
+		}
+		if got := DefaultFrom(tc.helo); got != tc.from {
+			t.Errorf("DefaultFrom(%q) = %q, want %q", tc.helo, got, tc.from)
+		}
+	}
+	if h := DefaultHELO(); h != "" && !IsFQDN(h) {
+		t.Errorf("DefaultHELO() = %q: neither a FQDN nor empty", h)
+	}
+}
+
+func TestRcptsFor(t *testing.T) {
+	rcpts := []string{"user@Example.com", "other@example.org", "second@example.com."}
+	tests := []struct {
+		domain string
+		want   string
+	}{
+		{"example.com", "user@Example.com,second@example.com."},
+		{"EXAMPLE.ORG.", "other@example.org"},
+		{"example.net", "postmaster@example.net"},
+	}
+	for _, tc := range tests {
+		if got := strings.Join(RcptsFor(tc.domain, rcpts), ","); got != tc.want {
+			t.Errorf("RcptsFor(%q) = %q, want %q", tc.domain, got, tc.want)
+		}
+	}
+	if got := RcptsFor("example.com", nil); len(got) != 1 || got[0] != "postmaster@example.com" {
+		t.Errorf("no rcpts: %q", got)
+	}
+}
+
+// Each RCPT goes only to the MXs of its own domain (never a relay attempt);
+// the result says which HELO and MAIL FROM were sent.
+func TestRunRcptsPerDomainAndSentNames(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	rc, _ := resolver(t, `
+one.test. 300 IN MX 10 mx.shared.test.
+two.test. 300 IN MX 10 mx.shared.test.
+mx.shared.test. 300 IN A 127.0.0.1
+`)
+	o := testOpts(srv.Port)
+	o.Resolver, o.HELO = rc, "probe.example.net"
+	o.Rcpts = []string{"user@one.test"}
+	res := Run(context.Background(), []string{"one.test", "two.test"}, o)
+	got := map[string]string{}
+	for _, d := range res.Domains {
+		p := d.MX[0].Addresses[0]
+		var rs []string
+		for _, r := range p.Rcpts {
+			rs = append(rs, r.Rcpt)
+		}
+		got[d.Domain] = strings.Join(rs, ",")
+	}
+	if got["one.test"] != "user@one.test" || got["two.test"] != "postmaster@two.test" {
+		t.Errorf("rcpts per domain %v", got)
+	}
+	srv.Close()
+	for _, c := range srv.Conns() {
+		if c.Commands[0] != "EHLO probe.example.net" || c.Commands[1] != "MAIL FROM:<postmaster@probe.example.net>" {
+			t.Errorf("commands %q", c.Commands)
+		}
+	}
+	if res.HELO != "probe.example.net" || res.From != "postmaster@probe.example.net" || len(res.Notes) != 1 {
+		t.Errorf("result HELO %q from %q notes %q", res.HELO, res.From, res.Notes)
+	}
+}
+
+// With no HELO set, the result names the address literals actually sent, or
+// says that no EHLO was sent at all; it is never empty.
+func TestRunSentHELOLiterals(t *testing.T) {
+	tests := []struct {
+		name   string
+		banner string
+		helo   string
+		notes  int
+	}{
+		{"EHLO sent", "", "[127.0.0.1]", 2},
+		{"refused at the banner", "554 5.7.1 No SMTP service here", "(address literal of the source address; no EHLO was sent)", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Config{Banner: tc.banner})
+			rc, _ := resolver(t, "one.test. 300 IN MX 10 mx.one.test.\nmx.one.test. 300 IN A 127.0.0.1\n")
+			o := testOpts(srv.Port)
+			o.Resolver = rc
+			res := Run(context.Background(), []string{"one.test"}, o)
+			if res.HELO != tc.helo || res.From != NullReversePath || len(res.Notes) != tc.notes {
+				t.Errorf("HELO %q from %q notes %q", res.HELO, res.From, res.Notes)
+			}
+		})
 	}
 }

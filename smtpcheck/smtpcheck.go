@@ -14,7 +14,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,13 +50,17 @@ const (
 // Options configure a run. Only Resolver is required.
 type Options struct {
 	Resolver Exchanger
-	// HELO is the EHLO/HELO argument; "" uses the address literal of each
-	// connection's local address ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+	// HELO is the EHLO/HELO argument (DefaultHELO gives this machine's);
+	// "" uses the address literal of each connection's local address
+	// ("[192.0.2.1]", "[IPv6:2001:db8::1]") and says so in Result.Notes.
 	HELO string
-	// From is the MAIL FROM address; "" is "postmaster@" + the HELO name.
+	// From is the MAIL FROM address, or NullReversePath; "" is
+	// DefaultFrom(HELO).
 	From string
-	// Rcpts are the RCPT TO addresses; empty means "postmaster@DOMAIN"
-	// (RFC 5321 §4.5.1: every server must accept postmaster).
+	// Rcpts are the RCPT TO addresses. Each is sent only to the MXs of its
+	// own domain (to another domain's MX it would be a relay attempt); a
+	// domain with none gets "postmaster@DOMAIN" (RFC 5321 §4.5.1: every
+	// domain must accept postmaster).
 	Rcpts []string
 	// SourceIP binds outgoing connections; it also restricts the address
 	// family probed.
@@ -82,6 +88,83 @@ type Options struct {
 	// DialContext, if set, replaces the TCP dialer (proxies, tests). It
 	// receives "tcp4" or "tcp6" and "ip:port"; SourceIP is then its job.
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// NullReversePath is the empty MAIL FROM path "<>" (RFC 5321 §4.5.5).
+const NullReversePath = "<>"
+
+// DefaultHELO returns this machine's name when it is a fully-qualified
+// domain name, the EHLO argument RFC 5321 §4.1.1.1 asks for; otherwise ""
+// (each connection then uses the address literal of its source address,
+// RFC 5321 §4.1.4).
+func DefaultHELO() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if !IsFQDN(h) {
+		return ""
+	}
+	return h
+}
+
+// IsFQDN reports whether name is a fully-qualified host name usable as an
+// EHLO argument: at least two labels of letters, digits and hyphens, not an
+// IP address.
+func IsFQDN(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if len(name) == 0 || len(name) > 253 || !strings.Contains(name, ".") {
+		return false
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return false
+	}
+	for _, l := range strings.Split(name, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range strings.ToLower(l) {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// DefaultFrom is the MAIL FROM used with helo when none is given:
+// postmaster@helo for a host name; the null reverse-path "<>" for an
+// address literal or "" (RFC 5321 §4.5.5 requires servers to accept it,
+// while postmaster@[IP] is rejected by many MXs as an unknown sender domain).
+func DefaultFrom(helo string) string {
+	if IsFQDN(helo) {
+		return "postmaster@" + strings.ToLower(strings.TrimSuffix(helo, "."))
+	}
+	return NullReversePath
+}
+
+// RcptsFor returns the recipients of rcpts whose domain is domain
+// (case-insensitive), or postmaster@domain when there is none.
+func RcptsFor(domain string, rcpts []string) []string {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	var out []string
+	for _, r := range rcpts {
+		if strings.EqualFold(RcptDomain(r), domain) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"postmaster@" + domain}
+	}
+	return out
+}
+
+// RcptDomain returns the domain of a recipient address (after the last @),
+// lower-cased and without a trailing dot.
+func RcptDomain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	return strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
 }
 
 // withDefaults returns o with zero fields set to their defaults.
@@ -131,9 +214,13 @@ func RunFrom(ctx context.Context, domains []string, sources []netip.Addr, opts O
 	if len(sources) > 1 {
 		resolveOpts.SourceIP = netip.Addr{} // families are filtered per source below
 	}
+	from := opts.From
+	if from == "" {
+		from = DefaultFrom(opts.HELO)
+	}
 	res := &Result{
 		HELO:    opts.HELO,
-		From:    opts.From,
+		From:    from,
 		Rcpts:   append([]string{}, opts.Rcpts...),
 		Port:    opts.Port,
 		TLSMode: string(opts.TLS),
@@ -156,11 +243,19 @@ func RunFrom(ctx context.Context, domains []string, sources []netip.Addr, opts O
 	}
 	g.Wait()
 
+	// Probes of one ip:port run one after another in one goroutine, so a
+	// probe never holds a concurrency slot while it waits for the address:
+	// several domains often share MX hosts, and two simultaneous probes of
+	// one address (or one per source) look abusive.
 	type job struct {
 		d, m, a int
 		src     netip.Addr
 	}
-	var jobs []job
+	var (
+		groups = map[string][]job{}
+		order  []string
+		total  int
+	)
 	for di := range res.Domains {
 		for mi := range res.Domains[di].MX {
 			mx := &res.Domains[di].MX[mi]
@@ -183,52 +278,117 @@ func RunFrom(ctx context.Context, domains []string, sources []netip.Addr, opts O
 				mx.Error = "no address of the source addresses' family"
 			}
 			mx.Addresses = probes
-			for ai := range probes {
-				jobs = append(jobs, job{di, mi, ai, srcs[ai]})
+			for ai, p := range probes {
+				key := p.IP
+				if ip, err := netip.ParseAddr(p.IP); err == nil {
+					key = netip.AddrPortFrom(ip, uint16(opts.Port)).String()
+				}
+				if _, ok := groups[key]; !ok {
+					order = append(order, key)
+				}
+				groups[key] = append(groups[key], job{di, mi, ai, srcs[ai]})
+				total++
 			}
 		}
 	}
-	locks := newAddrLocks()
 	var (
 		pmu  sync.Mutex
 		done int
 	)
 	if opts.Progress != nil {
-		opts.Progress(0, len(jobs))
+		opts.Progress(0, total)
 	}
-	for _, j := range jobs {
+	for _, key := range order {
 		g.Go(func() error {
-			dom := &res.Domains[j.d]
-			mx := &dom.MX[j.m]
-			p := &mx.Addresses[j.a]
-			ip, err := netip.ParseAddr(p.IP)
-			if err == nil {
-				key := netip.AddrPortFrom(ip, uint16(opts.Port)).String()
-				// RFC-friendly and realistic: several domains often share MX
-				// hosts; two simultaneous probes of one address look abusive.
-				if locks.lock(ctx, key) {
+			for _, j := range groups[key] {
+				dom := &res.Domains[j.d]
+				mx := &dom.MX[j.m]
+				p := &mx.Addresses[j.a]
+				if ip, err := netip.ParseAddr(p.IP); err == nil && ctx.Err() == nil {
 					o := opts
 					o.SourceIP = j.src
 					*p = ProbeAddress(ctx, mx.Host, ip, dom.Domain, o)
-					locks.unlock(key)
 					if p.SourceIP == "" && j.src.IsValid() {
 						p.SourceIP = j.src.Unmap().String() // failed before binding: say which source it was
 					}
 				}
+				pmu.Lock()
+				done++
+				if opts.Progress != nil {
+					opts.Progress(done, total)
+				}
+				pmu.Unlock()
 			}
-			pmu.Lock()
-			done++
-			if opts.Progress != nil {
-				opts.Progress(done, len(jobs))
-			}
-			pmu.Unlock()
 			return nil
 		})
 	}
 	g.Wait()
 	res.Notes = append(res.Notes, noteNoData)
+	describeSent(res, opts)
+	noteTLSFallbacks(res)
 	detectPort25Blocked(res)
 	return res
+}
+
+// describeSent fills Result.HELO with the EHLO argument(s) actually sent,
+// and notes when they were address literals.
+func describeSent(res *Result, opts Options) {
+	if opts.HELO != "" {
+		return
+	}
+	var lits []string
+	seen := map[string]bool{}
+	for _, d := range res.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				a, err := netip.ParseAddr(p.SourceIP)
+				if err != nil || !sentGreeting(p) {
+					continue
+				}
+				if l := addressLiteral(a); !seen[l] {
+					seen[l] = true
+					lits = append(lits, l)
+				}
+			}
+		}
+	}
+	if len(lits) == 0 {
+		res.HELO = "(address literal of the source address; no EHLO was sent)"
+		return
+	}
+	res.HELO = strings.Join(lits, ", ")
+	res.Notes = append(res.Notes, fmt.Sprintf(
+		"no HELO name was set and this machine's name is not a fully-qualified domain name, so EHLO used the address literal %s of the source address (RFC 5321 §4.1.3): many MXs reject address literals (e.g. Postfix reject_non_fqdn_helo_hostname), which is not how your MTA introduces itself; MAIL FROM was %s; give --helo (and --from) with your MTA's names for a faithful test",
+		res.HELO, res.From))
+}
+
+// sentGreeting reports whether the probe sent EHLO or HELO.
+func sentGreeting(p Probe) bool {
+	for _, l := range p.Transcript {
+		if l.Dir == "C" && (strings.HasPrefix(l.Line, "EHLO ") || strings.HasPrefix(l.Line, "HELO ")) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteTLSFallbacks says when probes fell back to plain text after a failed
+// STARTTLS handshake (opportunistic mode).
+func noteTLSFallbacks(res *Result) {
+	n := 0
+	for _, d := range res.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if strings.HasPrefix(p.StartTLS, StartTLSHandshakeFailed) {
+					n++
+				}
+			}
+		}
+	}
+	if n > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf(
+			"%d probe(s) failed the STARTTLS handshake and were retried in plain text, as a sending MTA with opportunistic TLS would; their verdict comes from the plain-text session and their starttls field says what failed (with --tls required they would be tls_failed)", n))
+	}
 }
 
 // detectPort25Blocked sets Port25Blocked when every probe that ran ended in
@@ -257,37 +417,6 @@ func detectPort25Blocked(res *Result) {
 	res.Notes = append(res.Notes, fmt.Sprintf(
 		"every connection to port %d timed out (%d addresses of %d hosts): outbound port %d appears blocked on this network (ISP or cloud filter), rather than every host being down",
 		res.Port, len(addrs), len(hosts), res.Port))
-}
-
-// addrLocks serialises probes of one ip:port; waiting honours ctx.
-type addrLocks struct {
-	mu sync.Mutex
-	m  map[string]chan struct{}
-}
-
-func newAddrLocks() *addrLocks { return &addrLocks{m: map[string]chan struct{}{}} }
-
-func (l *addrLocks) lock(ctx context.Context, key string) bool {
-	l.mu.Lock()
-	ch, ok := l.m[key]
-	if !ok {
-		ch = make(chan struct{}, 1)
-		l.m[key] = ch
-	}
-	l.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (l *addrLocks) unlock(key string) {
-	l.mu.Lock()
-	ch := l.m[key]
-	l.mu.Unlock()
-	<-ch
 }
 
 // sortMX orders MX records by preference, shuffling equal preferences with r

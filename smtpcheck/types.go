@@ -61,8 +61,8 @@ type TLSInfo struct {
 	Subject     string    `json:"subject"`
 	Issuer      string    `json:"issuer"`
 	NotAfter    time.Time `json:"not_after"`
-	Names       []string  `json:"names,omitempty"` // DNS SANs of the leaf certificate
-	Verified    bool      `json:"verified"`        // chain and name verify for the MX host name
+	Names       []string  `json:"names"`    // DNS SANs of the leaf certificate
+	Verified    bool      `json:"verified"` // chain and name verify for the MX host name
 	VerifyError string    `json:"verify_error,omitempty"`
 }
 
@@ -96,11 +96,16 @@ type Probe struct {
 	StartTLS       string             `json:"starttls,omitempty"` // "used", or why not: "refused (454): continued in plain text"
 	Extensions     []string           `json:"extensions"`         // EHLO keywords (after STARTTLS if used)
 	EchoedClientIP string             `json:"echoed_client_ip"`   // client IP the server echoed back, if any
-	Rcpts          []RcptResult       `json:"rcpts,omitempty"`    // one per RCPT TO sent
+	Rcpts          []RcptResult       `json:"rcpts"`              // one per RCPT TO sent ([] when none)
 	TimingsMs      map[string]float64 `json:"timings_ms"`         // stage → milliseconds
 	Transcript     []Line             `json:"transcript"`
 	// TranscriptTruncated is set when the transcript hit its cap.
 	TranscriptTruncated bool `json:"transcript_truncated,omitempty"`
+	// ClosedByServer is set when the server closed, reset or stopped
+	// answering the connection after the reply that decided the probe (the
+	// RSET or QUIT that follows has no answer in the transcript). The
+	// decided Status, Class and Reply are kept.
+	ClosedByServer bool `json:"closed_by_server,omitempty"`
 	// Cause is the finer reason of the decisive reply (see Cause); CauseWhy
 	// names the classification rule that decided it, with its source.
 	Cause    Cause  `json:"cause,omitempty"`
@@ -137,12 +142,12 @@ type Domain struct {
 
 // Result is the smtp section of the report.
 type Result struct {
-	HELO          string   `json:"helo"`
-	From          string   `json:"from"`
-	Rcpts         []string `json:"rcpts"` // empty means postmaster@DOMAIN for each domain
+	HELO          string   `json:"helo"`  // the EHLO argument(s) sent, comma-separated when several
+	From          string   `json:"from"`  // the MAIL FROM reverse-path sent ("<>" for the null one)
+	Rcpts         []string `json:"rcpts"` // asked for; each only for its own domain; a domain with none gets postmaster@DOMAIN
 	Port          int      `json:"port"`
 	TLSMode       string   `json:"tls_mode"`
 	Domains       []Domain `json:"domains"`
-	Port25Blocked bool     `json:"port25_blocked"`  // every probe timed out at connect (FACTS §7)
-	Notes         []string `json:"notes,omitempty"` // e.g. "no DATA is sent: rejections after DATA are invisible"
+	Port25Blocked bool     `json:"port25_blocked"` // every probe timed out at connect: outbound 25 blocked, as many clouds do (https://cloud.google.com/compute/docs/tutorials/sending-mail)
+	Notes         []string `json:"notes"`          // e.g. "no DATA is sent: rejections after DATA are invisible"
 }

@@ -47,6 +47,21 @@ type failure struct{ err error }
 func (e *failure) Error() string { return e.err.Error() }
 func (e *failure) Unwrap() error { return e.err }
 
+// writeFailure is a run that finished but whose report could not be written
+// (disk full, closed pipe): exit code 4, and stderr says what was lost.
+type writeFailure struct {
+	err      error
+	verdict  report.Verdict
+	exitCode int
+	dest     string
+}
+
+func (e *writeFailure) Error() string {
+	return fmt.Sprintf("the run finished with verdict %s (exit code %d would have been returned), but the report could not be written to %s, so it is lost: %v",
+		e.verdict, e.exitCode, e.dest, e.err)
+}
+func (e *writeFailure) Unwrap() error { return e.err }
+
 // exitCode carries the exit code of a command that ran to the end.
 type exitCode int
 
@@ -54,9 +69,11 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 const exitHelp = `EXIT CODES:
    0  everything was checked and is clean
-   1  something is listed on a block list, or an MX rejected the probe for blocklist/policy reasons
+   1  listed on a block list, or an MX refused with a 5xx caused by the sending IP, its reputation, PTR/HELO or sender policy
    2  usage or input error (nothing was queried)
-   3  nothing bad found, but some checks could not be completed (inconclusive), or the run was interrupted`
+   3  inconclusive: some check did not end in a verdict (no RCPT answer, DNS errors, a domain that accepts no mail,
+      the MX saw another IP, a 5xx not tied to the sender), or the run was interrupted
+   4  the run finished but the report could not be written (disk full, closed pipe)`
 
 // io holds the streams of one run, so tests can drive run() with buffers.
 type streams struct {
@@ -74,11 +91,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ec exitCode
 	var ue *usageError
 	var fe *failure
+	var wf *writeFailure
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ec):
 		return int(ec)
+	case errors.As(err, &wf):
+		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(wf.Error()))
+		return report.ExitWriteFailed
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(ue.Error()))
 		return report.ExitUsage
@@ -122,7 +143,7 @@ func newApp(st *streams) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -132,6 +153,8 @@ func newApp(st *streams) *cli.App {
 			smtpCommand(st),
 			egressCommand(st),
 			zonesCommand(st),
+			migrateCommand(st),
+			diffCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
@@ -200,7 +223,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm.resolvers = client.Servers
 	for _, s := range client.Servers {
 		if op := dnsclient.PublicResolver(s); op != "" {
-			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver. The zone health checks show the evidence.", s, op)
+			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op)
 			cm.warnings = append(cm.warnings, w)
 			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
 		}
@@ -218,18 +241,24 @@ func (cm *common) newReport(args []string, secrets ...string) *report.Report {
 }
 
 // finish stamps, decides and writes the report and returns the exit code.
-// analyze, if not nil, runs after the verdict is known (correlation).
+// analyze, if not nil, runs first (correlation); the verdict is decided last,
+// by report.Finalize, from all of the evidence. A report that cannot be
+// written is a writeFailure (exit 4).
 func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
 	if ctx.Err() != nil {
 		r.Interrupted = true
 	}
 	r.Finished = time.Now().UTC()
-	r.Finalize()
 	if analyze != nil {
 		analyze(r)
 	}
+	r.Finalize()
 	if err := cm.write(r); err != nil {
-		return err
+		dest := "standard output"
+		if cm.output != "" {
+			dest = cm.output
+		}
+		return &writeFailure{err: err, verdict: r.Verdict, exitCode: r.ExitCode, dest: dest}
 	}
 	if r.ExitCode == 0 {
 		return nil
@@ -255,11 +284,25 @@ func (cm *common) write(r *report.Report) error {
 		_, err = io.WriteString(cm.st.stdout, b.String())
 		return err
 	}
-	if err := os.WriteFile(cm.output, []byte(b.String()), 0o644); err != nil {
+	if err := writeFile(cm.output, b.String()); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
 	return nil
+}
+
+// writeFile writes the report to path and reports errors of the final
+// close too (a full disk may only show there).
+func writeFile(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // checkOutput fails early (exit 2) when the report file cannot be written.

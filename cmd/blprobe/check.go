@@ -32,7 +32,7 @@ func checkCommand(st *streams) *cli.Command {
 	flags := append(commonFlags(), dnsblFlags()...)
 	flags = append(flags, smtpFlags("smtp-concurrency")...)
 	flags = append(flags, egressFlags()...)
-	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable)"})
+	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
@@ -62,13 +62,13 @@ func runCheck(c *cli.Context, cm *common) error {
 	if target == "" {
 		target = "auto"
 	}
-	var domains []string
+	var domains, toRcpts []string
 	if to := c.StringSlice("to"); len(to) > 0 {
-		d, err := parseDomains(to)
+		d, r, err := parseDomains(to)
 		if err != nil {
 			return err
 		}
-		domains = d
+		domains, toRcpts = d, r
 	}
 	var given []dnsbl.Target
 	if target != "auto" {
@@ -85,6 +85,9 @@ func runCheck(c *cli.Context, cm *common) error {
 	var sopts smtpcheck.Options
 	if len(domains) > 0 {
 		if sopts, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+			return err
+		}
+		if err := addRcpts(&sopts, domains, toRcpts); err != nil {
 			return err
 		}
 	}
@@ -127,7 +130,8 @@ func runCheck(c *cli.Context, cm *common) error {
 		return err
 	}
 	run := dc.checker.Run(ctx, plan)
-	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
+	noteDirect(r)
 	checked := checkedAddrs(given, run.Results)
 
 	// 3. Reverse DNS and HELO readiness.

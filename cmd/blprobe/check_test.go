@@ -63,7 +63,7 @@ func TestSMTPCommand(t *testing.T) {
 		{"reject.test", 1, smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, smtpcheck.DomainOK},
 		{"grey.test", 3, smtpcheck.StatusTempfail, smtpcheck.ClassGreylisted, smtpcheck.DomainOK},
 		{"down.test", 3, smtpcheck.StatusError, smtpcheck.ClassConnectRefused, smtpcheck.DomainOK},
-		{"null.test", 0, "", "", smtpcheck.DomainNullMX},
+		{"null.test", 3, "", "", smtpcheck.DomainNullMX}, // accepts no mail: inconclusive, never clean
 		{"nxdomain.test", 3, "", "", smtpcheck.DomainError},
 	} {
 		t.Run(tc.domain, func(t *testing.T) {

@@ -9,16 +9,20 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
 )
 
 func dnsblFlags() []cli.Flag {
 	return []cli.Flag{
+		zonesFlag(),
 		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
 		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
 		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
@@ -62,7 +66,8 @@ func dnsblCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args, dc.key)
 			run := dc.checker.Run(c.Context, plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
+			noteDirect(r)
 			return cm.finish(c.Context, r, nil)
 		},
 	}
@@ -107,22 +112,22 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, z := range c.StringSlice("zone") {
-		z = strings.TrimSpace(z)
-		if z == "" {
-			return nil, usagef("empty --zone (want a DNS zone such as zen.spamhaus.org)")
-		}
-		if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
-			return nil, usagef("invalid --zone %q (want a DNS zone such as zen.spamhaus.org)", z)
-		}
-		names = append(names, z)
-	}
-	zones := dnsbl.Select(cat, names)
-	if len(zones) == 0 {
-		return nil, usagef("no zone selected: the catalogue has no default zone; give --zone")
+	zones, err := selectZones(c, cat)
+	if err != nil {
+		return nil, err
 	}
 	key := c.String("dqs-key")
+	direct, err := dnsbl.ParseDirectMode(c.String("direct"))
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if p := c.Int("direct-port"); p < 0 || p > 65535 {
+		return nil, usagef("invalid --direct-port %d (accepted: 1 to 65535)", p)
+	}
+	public := false
+	for _, s := range cm.resolvers {
+		public = public || dnsclient.PublicResolver(s) != ""
+	}
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.dns,
 		Concurrency:  c.Int("concurrency"),
@@ -130,11 +135,81 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		DQSKey:       key,
 		MaxAddresses: c.Int("max-addresses"),
 		Progress:     newProgress(cm.st.stderr, "dnsbl"),
+
+		Direct:         direct,
+		PublicResolver: public,
+		DirectPort:     c.Int("direct-port"),
+		DirectTimeout:  c.Duration("timeout"),
 	})
 	if err != nil {
 		return nil, &usageError{err}
 	}
 	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
+}
+
+// zonesFlag is --zones: a group name or a comma list of zones and groups.
+func zonesFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"},
+		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
+}
+
+// selectZones resolves --zones and --zone against the catalogue. Nothing
+// given selects the default group; a dead zone or a malformed name is a
+// usage error.
+func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
+	var names []string
+	for _, flag := range []string{"zones", "zone"} {
+		for _, v := range c.StringSlice(flag) {
+			for _, z := range strings.Split(v, ",") {
+				z = strings.TrimSpace(z)
+				if z == "" {
+					return nil, usagef("empty --%s entry (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag)
+				}
+				if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
+					return nil, usagef("invalid --%s %q (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag, z)
+				}
+				names = append(names, z)
+			}
+		}
+	}
+	zones, err := dnsbl.Resolve(cat, names)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(zones) == 0 {
+		return nil, usagef("no zone selected: the catalogue has no zone in that group; give --zones or --zone")
+	}
+	return zones, nil
+}
+
+// noteDirect says in the report which zones were answered by their own
+// nameservers because the resolver was refused; a public-resolver warning
+// gets the fix that worked appended.
+func noteDirect(r *report.Report) {
+	if r.DNSBL == nil {
+		return
+	}
+	var via []string
+	for _, z := range r.DNSBL.Zones {
+		if strings.HasPrefix(z.Path, dnsbl.PathDirect+":") {
+			via = append(via, z.Zone+" via "+strings.TrimPrefix(z.Path, dnsbl.PathDirect+":"))
+		}
+	}
+	if len(via) == 0 {
+		return
+	}
+	what := "zones were answered through their"
+	if len(via) == 1 {
+		what = "zone was answered through its"
+	}
+	fix := fmt.Sprintf("%d %s own nameservers instead of the resolver (--direct): %s", len(via), what, strings.Join(via, ", "))
+	for i, w := range r.Warnings {
+		if strings.Contains(w, "a public resolver") {
+			r.Warnings[i] = w + " The fix that worked here: " + fix + "."
+			return
+		}
+	}
+	r.Warnings = append(r.Warnings, fix)
 }
 
 // checkPairs refuses a run in which no selected zone applies to any target

@@ -414,8 +414,8 @@ func hostileSMTP(t *testing.T, l *lab) (port string, wants map[string]mxWant) {
 		mxWant{status: smtpcheck.StatusRejected, class: smtpcheck.ClassPolicy, stage: ban})
 	add("mid421.test", "127.0.0.9", smtptest.Config{Mail: "421 4.7.0 \x1b]0;pwned\x07 too many errors, closing"},
 		mxWant{status: smtpcheck.StatusTempfail, class: smtpcheck.ClassTempfail, stage: smtpcheck.StageMail})
-	add("tlsjunk.test", "127.0.0.10", smtptest.Config{StartTLS: true, StartTLSJunk: true},
-		mxWant{status: pe, class: smtpcheck.ClassTLSFailed, stage: smtpcheck.StageSTARTTLS, errHas: "TLS handshake"})
+	add("tlsjunk.test", "127.0.0.10", smtptest.Config{StartTLS: true, StartTLSJunk: true}, // opportunistic: plain-text retry
+		mxWant{status: smtpcheck.StatusAccepted, class: smtpcheck.ClassAccepted, stage: smtpcheck.StageRcpt})
 	add("untrusted.test", "127.0.0.11", smtptest.Config{StartTLS: true}, // opportunistic: accepted, unverified
 		mxWant{status: smtpcheck.StatusAccepted, class: smtpcheck.ClassAccepted, stage: smtpcheck.StageRcpt})
 	add("long.test", "127.0.0.12", smtptest.Config{Rcpt: strings.Repeat("250-\x1b[1mcontinued\x1b[0m\n", 999) + "250 2.1.5 Ok"},
@@ -594,6 +594,7 @@ func TestHostileSMTP(t *testing.T) {
 			over: map[string]mxWant{
 				"untrusted.test": {"untrusted.test", smtpcheck.DomainOK, "127.0.0.11", smtpcheck.StatusError, smtpcheck.ClassTLSFailed, smtpcheck.StageSTARTTLS, "does not verify"},
 				"ok.test":        {"ok.test", smtpcheck.DomainOK, "127.0.0.1", smtpcheck.StatusError, smtpcheck.ClassTLSFailed, smtpcheck.StageSTARTTLS, "does not offer STARTTLS"},
+				"tlsjunk.test":   {"tlsjunk.test", smtpcheck.DomainOK, "127.0.0.10", smtpcheck.StatusError, smtpcheck.ClassTLSFailed, smtpcheck.StageSTARTTLS, "TLS handshake"},
 			}},
 		{name: "concurrency 1", args: []string{"--concurrency", "1"}, code: report.ExitInconclusive,
 			domains: []string{"silent.test", "drip.test", "ok.test"}},

@@ -14,6 +14,10 @@ import (
 )
 
 func main() {
+	// A closed pipe on stdout must end in exit 4 with a message (the report
+	// was lost), not in a silent death by SIGPIPE: with SIGPIPE ignored, the
+	// write returns EPIPE (see os/signal, "SIGPIPE").
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()

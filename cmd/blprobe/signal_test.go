@@ -47,7 +47,15 @@ func TestInterruptWritesPartialReport(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // health checks done, some lookups done (64 need ~1.3 s)
+	// Interrupt once the health checks and some lookups have been answered
+	// (64 lookups need ~1.3 s): polling the server's query count rather than
+	// sleeping keeps the test right on a loaded machine, where the binary may
+	// take longer to start.
+	deadline := time.Now().Add(20 * time.Second)
+	for l.dns.Queries.Load() < 24 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 // concurrency flag renamed (concurrencyName) so it does not clash with dnsbl's.
 func smtpFlags(concurrencyName string) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS` (default: postmaster@ + the HELO name)"},
-		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
+		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
+		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
 		&cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
 		&cli.StringFlag{Name: "source-ip", EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
 		&cli.IntFlag{Name: "port", EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP port (for tests and lab setups)"},
@@ -36,9 +35,10 @@ func smtpCommand(st *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
-		ArgsUsage: "DOMAIN...",
+		ArgsUsage: "DOMAIN|user@DOMAIN...",
 		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
+			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.\n" +
 			"Example: blprobe smtp -v example.com",
 		Flags: append(commonFlags(), smtpFlags("concurrency")...),
 		Action: func(c *cli.Context) error {
@@ -46,12 +46,15 @@ func smtpCommand(st *streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			domains, err := parseDomains(c.Args().Slice())
+			domains, toRcpts, err := parseDomains(c.Args().Slice())
 			if err != nil {
 				return err
 			}
 			opts, err := smtpOptions(c, cm, "concurrency")
 			if err != nil {
+				return err
+			}
+			if err := addRcpts(&opts, domains, toRcpts); err != nil {
 				return err
 			}
 			if err := cm.checkOutput(); err != nil {
@@ -64,27 +67,51 @@ func smtpCommand(st *streams) *cli.Command {
 	}
 }
 
-// parseDomains validates the domain arguments of smtp and --to of check.
-func parseDomains(args []string) ([]string, error) {
+// parseDomains validates the domain arguments of smtp and --to of check. An
+// argument user@domain probes domain with that recipient: it is returned in
+// rcpts.
+func parseDomains(args []string) (domains, rcpts []string, err error) {
 	if len(args) == 0 {
-		return nil, usagef("need at least one DOMAIN (the recipient domain whose MX to probe, e.g. example.com)")
+		return nil, nil, usagef("need at least one DOMAIN (the recipient domain whose MX to probe, e.g. example.com)")
 	}
-	var out []string
 	seen := map[string]bool{}
 	for _, a := range args {
-		d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
-		if i := strings.LastIndexByte(d, '@'); i >= 0 { // accept user@domain
+		a = strings.TrimSpace(a)
+		d := strings.TrimSuffix(strings.ToLower(a), ".")
+		if i := strings.LastIndexByte(d, '@'); i >= 0 {
+			if !validMailbox(a) {
+				return nil, nil, usagef("invalid address %q (want DOMAIN or user@DOMAIN, e.g. postmaster@example.com)", a)
+			}
+			rcpts = append(rcpts, a)
 			d = d[i+1:]
 		}
 		if !validDomain(d) {
-			return nil, usagef("invalid domain %q (want a domain name such as example.com)", a)
+			return nil, nil, usagef("invalid domain %q (want a domain name such as example.com)", a)
 		}
 		if !seen[d] {
 			seen[d] = true
-			out = append(out, d)
+			domains = append(domains, d)
 		}
 	}
-	return out, nil
+	return domains, rcpts, nil
+}
+
+// addRcpts adds the recipients named as user@DOMAIN targets to o.Rcpts and
+// refuses a --rcpt outside the probed domains: asking an MX to accept mail
+// for another domain is a relay test, not a probe of the sender's standing.
+func addRcpts(o *smtpcheck.Options, domains, toRcpts []string) error {
+	probed := map[string]bool{}
+	for _, d := range domains {
+		probed[d] = true
+	}
+	for _, r := range o.Rcpts {
+		if !probed[smtpcheck.RcptDomain(r)] {
+			return usagef("--rcpt %s is not in a probed domain (%s): its MX would be asked to relay to another domain; probe %s as a DOMAIN too, or drop it",
+				r, strings.Join(domains, ", "), smtpcheck.RcptDomain(r))
+		}
+	}
+	o.Rcpts = append(o.Rcpts, toRcpts...)
+	return nil
 }
 
 func validDomain(d string) bool {
@@ -110,7 +137,7 @@ func validDomain(d string) bool {
 func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
 		Resolver:       cm.dns,
-		From:           c.String("from"),
+		From:           mailFrom(c),
 		Rcpts:          c.StringSlice("rcpt"),
 		Port:           c.Int("port"),
 		TLS:            smtpcheck.TLSMode(c.String("tls")),
@@ -152,7 +179,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		o.SourceIP = a.Unmap()
 	}
 	for _, addr := range append([]string{o.From}, o.Rcpts...) {
-		if addr != "" && !validMailbox(addr) {
+		if addr != "" && addr != smtpcheck.NullReversePath && !validMailbox(addr) {
 			return o, usagef("invalid address %q (want local@domain, e.g. postmaster@example.com)", addr)
 		}
 	}
@@ -161,28 +188,14 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		return o, usagef("invalid --helo %q (want this host's fully qualified name, or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1])", helo)
 	}
 	if helo == "" {
-		helo = defaultHELO()
+		helo = smtpcheck.DefaultHELO()
 	} else if !strings.Contains(helo, ".") && !strings.HasPrefix(helo, "[") {
 		w := fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo)
 		cm.warnings = append(cm.warnings, w)
 		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 	}
-	o.HELO = helo
-	if o.From == "" && helo != "" && !strings.HasPrefix(helo, "[") {
-		o.From = "postmaster@" + helo // so the report names the sender used
-	}
+	o.HELO = helo // "" when this machine has no FQDN: smtpcheck uses address literals and says so
 	return o, nil
-}
-
-// defaultHELO is this machine's name when it is fully qualified; otherwise ""
-// so that each connection uses an address literal of its local address
-// (RFC 5321 §4.1.4).
-func defaultHELO() string {
-	h, err := os.Hostname()
-	if err != nil || !strings.Contains(strings.Trim(h, "."), ".") || !validDomain(strings.ToLower(h)) {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
 // validHELO accepts a domain name or an address literal (RFC 5321 §4.1.3).

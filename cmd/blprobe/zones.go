@@ -10,18 +10,21 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/blprobe/blprobe/report"
 )
 
 func zonesCommand(st *streams) *cli.Command {
 	listFlags := append(commonFlags(),
 		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
-		&cli.BoolFlag{Name: "all", Usage: "list every zone, not only the default set"})
+		zonesFlag(),
+		&cli.BoolFlag{Name: "all", Usage: "list every zone (same as --zones all), and the dead lists"})
 	return &cli.Command{
 		Name:  "zones",
 		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
-		Description: "Lists the built-in (or --catalog) zones: zone, name, kind, type, whether it is checked by default.\n" +
-			"Example: blprobe zones --all",
+		Description: "Lists the built-in (or --catalog) zones of a group (default, extended, all) with the families they\n" +
+			"answer, their type, usage terms and the date their entry was verified; --zones all also lists the dead lists.\n" +
+			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
 		Action: func(c *cli.Context) error {
 			format := c.String("format")
@@ -35,19 +38,36 @@ func zonesCommand(st *streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if !c.Bool("all") {
-				cat = dnsbl.Select(cat, nil)
+			var dead []dnsbl.Zone
+			for _, z := range cat {
+				if z.Group == dnsbl.GroupDead {
+					dead = append(dead, z)
+				}
+			}
+			spec := c.StringSlice("zones")
+			if c.Bool("all") {
+				spec = []string{string(dnsbl.GroupAll)}
+			}
+			sel, err := selectZones(c, cat)
+			if err != nil {
+				return err
+			}
+			if len(spec) != 1 || spec[0] != string(dnsbl.GroupAll) {
+				dead = nil // the dead lists come with the full listing only
+			}
+			if c.Bool("all") {
+				sel, _ = dnsbl.Resolve(cat, spec)
 			}
 			w := st.stdout
 			if format == "json" {
-				return writeCatalogJSON(w, cat)
+				return writeCatalogJSON(w, sel, dead)
 			}
-			return writeCatalogTable(w, cat, format == "markdown")
+			return writeCatalogTable(w, sel, dead, format == "markdown")
 		},
 		Subcommands: []*cli.Command{{
 			Name:        "test",
-			Usage:       "check the zones' RFC 5782 test entries through the resolver and show the evidence",
-			Description: "Example: blprobe zones test --zone zen.spamhaus.org --resolver 127.0.0.1",
+			Usage:       "check which zones answer their RFC 5782 test entries from here, and show the evidence",
+			Description: "Example: blprobe zones test --zones extended --resolver 127.0.0.1",
 			Flags:       append(commonFlags(), dnsblFlags()...),
 			Action: func(c *cli.Context) error {
 				cm, err := parseCommon(c, st)
@@ -55,7 +75,7 @@ func zonesCommand(st *streams) *cli.Command {
 					return err
 				}
 				if c.NArg() > 0 {
-					return usagef("zones test takes no arguments; select zones with --zone")
+					return usagef("zones test takes no arguments; select zones with --zones (default, extended, all, or a comma list)")
 				}
 				dc, err := newDNSBLRun(c, cm)
 				if err != nil {
@@ -66,6 +86,7 @@ func zonesCommand(st *streams) *cli.Command {
 				}
 				r := cm.newReport(st.args, dc.key)
 				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
+				noteDirect(r)
 				return cm.finish(c.Context, r, nil)
 			},
 		}},
@@ -75,40 +96,108 @@ func zonesCommand(st *streams) *cli.Command {
 // catalogSchema names the JSON document "blprobe zones --format json" writes.
 const catalogSchema = "blprobe.catalog/v1"
 
-func writeCatalogJSON(w io.Writer, cat []dnsbl.Zone) error {
+func writeCatalogJSON(w io.Writer, cat, dead []dnsbl.Zone) error {
+	if dead == nil {
+		dead = []dnsbl.Zone{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
 		Schema string       `json:"schema"`
 		Zones  []dnsbl.Zone `json:"zones"`
-	}{catalogSchema, cat})
+		Dead   []dnsbl.Zone `json:"dead"` // lists that stopped, with their sources; never queried
+	}{catalogSchema, cat, dead})
 }
 
-func writeCatalogTable(w io.Writer, cat []dnsbl.Zone, markdown bool) error {
-	yn := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
+// families says in words which targets a zone answers.
+func families(z dnsbl.Zone) string {
+	switch z.Kind {
+	case dnsbl.KindIP4:
+		return "IPv4"
+	case dnsbl.KindIP6:
+		return "IPv6"
+	case dnsbl.KindIP46:
+		return "IPv4+IPv6"
+	case dnsbl.KindDomain:
+		return "domains"
 	}
+	return string(z.Kind)
+}
+
+// termsSummary condenses a zone's usage terms for one table cell.
+func termsSummary(z dnsbl.Zone) string {
+	var parts []string
+	if z.NeedsKey {
+		parts = append(parts, "key needed")
+	}
+	if z.Registration {
+		parts = append(parts, "register resolver")
+	}
+	if z.DailyLimit > 0 {
+		parts = append(parts, fmt.Sprintf("free < %d/day", z.DailyLimit))
+	}
+	switch z.CommercialUse {
+	case dnsbl.CommercialPaid:
+		parts = append(parts, "commercial: paid")
+	case dnsbl.CommercialFree:
+		parts = append(parts, "commercial: free")
+	}
+	if len(parts) == 0 {
+		return "no limit published"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writeCatalogTable(w io.Writer, cat, dead []dnsbl.Zone, markdown bool) error {
+	clean := textsafe.Clean
 	if markdown {
-		fmt.Fprintln(w, "| Zone | Name | Kind | Type | Default | Key | Delist |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| Zone | Name | Group | Families | Type | Terms | Verified | Delist |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 		for _, z := range cat {
-			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s |\n", z.Zone, mdCell(z.Name), z.Kind, z.Type, yn(z.Default), yn(z.NeedsKey), mdCell(z.DelistURL))
+			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", z.Zone, mdCell(clean(z.Name)), z.Group, families(z), z.Type,
+				mdCell(termsSummary(z)), mdCell(z.Verified), mdCell(clean(delistCell(z))))
+		}
+		if len(dead) > 0 {
+			fmt.Fprint(w, "\nDead lists (never queried):\n\n")
+			for _, z := range dead {
+				fmt.Fprintf(w, "- `%s` (%s): dead since %s; %s\n", z.Zone, mdCell(clean(z.Name)), z.DeadSince, mdCell(clean(strings.Join(z.Sources, " "))))
+			}
 		}
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ZONE\tNAME\tKIND\tTYPE\tDEFAULT\tKEY\tDELIST")
+	fmt.Fprintln(tw, "ZONE\tNAME\tGROUP\tFAMILIES\tTYPE\tTERMS\tVERIFIED\tDELIST")
 	for _, z := range cat {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, z.Name, z.Kind, z.Type, yn(z.Default), yn(z.NeedsKey), z.DelistURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, clean(z.Name), z.Group, families(z), z.Type, termsSummary(z), dash(z.Verified), clean(delistCell(z)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n%d zones\n", len(cat))
+	if len(dead) > 0 {
+		fmt.Fprintf(w, "\nDead lists (never queried):\n")
+		for _, z := range dead {
+			fmt.Fprintf(w, "  %s (%s): dead since %s; source %s\n", z.Zone, clean(z.Name), z.DeadSince, clean(strings.Join(z.Sources, " ")))
+		}
+	}
 	return nil
+}
+
+func delistCell(z dnsbl.Zone) string {
+	if z.DelistURL != "" {
+		return z.DelistURL
+	}
+	if z.NoDelistReason != "" {
+		return "none: " + z.NoDelistReason
+	}
+	return "-"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

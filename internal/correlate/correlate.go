@@ -2,7 +2,8 @@
 // rejections against DNSBL listings, compares the client IP an MX echoed
 // with the IP that was checked, relates PTR problems to reverse-DNS
 // rejections, flags unhealthy zones seen through public resolvers, and turns
-// all of it into correlations, next steps and a one-paragraph summary.
+// all of it into correlations, next steps and the facts of a one-paragraph
+// summary. It never decides the verdict: report.Finalize does, after it.
 package correlate
 
 import (
@@ -59,9 +60,10 @@ type probeRef struct {
 	p      *smtpcheck.Probe
 }
 
-// Analyze fills r.Correlations and r.Summary and appends next steps to
-// r.NextSteps (without duplicates). Call it once every section is filled and
-// r.Verdict is set. catalog describes the zones (names, policy codes, delist
+// Analyze fills r.Correlations, appends next steps to r.NextSteps (without
+// duplicates) and gives r the facts of its summary. It decides no verdict:
+// call it once every section is filled and before report.Finalize, which
+// counts problem correlations and writes the verdict into the summary. catalog describes the zones (names, policy codes, delist
 // URLs); checked are the addresses the DNSBL and rDNS checks were run on.
 func Analyze(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 	if r == nil {
@@ -113,7 +115,7 @@ func Analyze(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 		steps = []string{}
 	}
 	r.NextSteps = steps
-	r.Summary = a.summary()
+	r.SetSummaryFacts(a.summary())
 }
 
 // impliedChecked returns the distinct IPs of the DNSBL results and rDNS

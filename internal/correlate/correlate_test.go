@@ -269,12 +269,23 @@ func TestAnalyze(t *testing.T) {
 		{
 			name: "clean",
 			r: report.Report{
+				DNSBL: dnsblSection(res("zen.spamhaus.org", dnsbl.StatusClean), res("bl.spamcop.net", dnsbl.StatusClean)),
+				RDNS:  []report.RDNS{{IP: ip, PTR: []string{"mail.example.net"}, ForwardConfirmed: true}},
+				SMTP:  smtpSection("example.com", mx("mx1.example.com", accepted("192.0.2.10"))),
+			},
+			summary:  []string{"Clean: 203.0.113.7 is not listed on any of the 2 block lists checked; 1 of 1 MX accepted at RCPT; its reverse DNS (mail.example.net) is forward-confirmed."},
+			notKinds: []string{KindListedButAccepted, KindPTRRejection},
+		},
+		{
+			// A preset "clean" verdict is overridden: Finalize decides from the evidence.
+			name: "a lookup that failed is never clean",
+			r: report.Report{
 				Verdict: report.VerdictClean,
 				DNSBL:   dnsblSection(res("zen.spamhaus.org", dnsbl.StatusClean), res("bl.spamcop.net", dnsbl.StatusClean), res("psbl.surriel.com", dnsbl.StatusError)),
 				RDNS:    []report.RDNS{{IP: ip, PTR: []string{"mail.example.net"}, ForwardConfirmed: true}},
 				SMTP:    smtpSection("example.com", mx("mx1.example.com", accepted("192.0.2.10"))),
 			},
-			summary:  []string{"Clean: 203.0.113.7 is not listed on any of the 2 block lists checked (1 could not be checked)", "1 of 1 MX accepted at RCPT", "its reverse DNS (mail.example.net) is forward-confirmed"},
+			summary:  []string{"Inconclusive: 203.0.113.7 is not listed on any of the 2 block lists checked (1 could not be checked)", "1 of 1 MX accepted at RCPT", "Main reason: psbl.surriel.com: 1 lookup could not be checked"},
 			notKinds: []string{KindListedButAccepted, KindPTRRejection},
 		},
 	}
@@ -314,6 +325,7 @@ func TestAnalyze(t *testing.T) {
 					t.Errorf("no next step containing %q in %q", s, r.NextSteps)
 				}
 			}
+			r.Finalize() // the verdict, and with it the summary, is decided last
 			for _, s := range tt.summary {
 				if !strings.Contains(r.Summary, s) {
 					t.Errorf("summary %q lacks %q", r.Summary, s)
@@ -393,7 +405,8 @@ func TestAnalyzeNil(t *testing.T) {
 	Analyze(nil, nil, nil)
 	r := &report.Report{}
 	Analyze(r, nil, nil)
-	if r.Correlations == nil || r.NextSteps == nil || r.Summary == "" {
+	r.Finalize()
+	if r.Correlations == nil || r.NextSteps == nil || r.Summary != "Clean." {
 		t.Errorf("empty report: %+v", r)
 	}
 }

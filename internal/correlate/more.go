@@ -318,16 +318,13 @@ func (a *analysis) listingSteps() {
 	}
 }
 
-// summary writes one plain-language paragraph, verdict first.
+// summary writes the facts of the one-paragraph summary, without a verdict:
+// report.Finalize, which alone decides the verdict, puts it in front.
 func (a *analysis) summary() string {
 	r := a.r
 	who := joinAddrs(a.checked)
 	if who == "" {
 		who = "the address"
-	}
-	verdict := r.Verdict
-	if verdict == "" {
-		verdict = a.verdict()
 	}
 	var parts []string
 	// DNSBL.
@@ -395,22 +392,11 @@ func (a *analysis) summary() string {
 			break
 		}
 	}
-	head := map[report.Verdict]string{
-		report.VerdictClean: "Clean", report.VerdictListed: "Listed", report.VerdictRejected: "Rejected",
-		report.VerdictInconclusive: "Inconclusive",
-	}[verdict]
-	if head == "" {
-		head = string(verdict)
-	}
-	if len(parts) == 0 {
-		return head + "."
-	}
-	body := strings.Join(parts, "; ")
-	return head + ": " + body + "."
+	return strings.Join(parts, "; ")
 }
 
 func (a *analysis) smtpSummary() string {
-	type mxState struct{ refused, accepted, failed bool }
+	type mxState struct{ refused, untied, accepted, failed bool }
 	states := map[string]*mxState{}
 	var order []string
 	cited := map[string]bool{}
@@ -436,6 +422,12 @@ func (a *analysis) smtpSummary() string {
 				cited[c] = true
 				citedOrder = append(citedOrder, c)
 			}
+		case pr.p.Status == smtpcheck.StatusRejected:
+			if _, ok := report.SenderCause(*pr.p); ok {
+				st.refused = true
+			} else {
+				st.untied = true
+			}
 		case pr.p.Status == smtpcheck.StatusAccepted:
 			st.accepted = true
 		default:
@@ -445,15 +437,17 @@ func (a *analysis) smtpSummary() string {
 	if len(order) == 0 {
 		return ""
 	}
-	ref, acc, fail := 0, 0, 0
+	ref, untied, acc, fail := 0, 0, 0, 0
 	for _, k := range order {
 		switch st := states[k]; {
 		case st.refused:
 			ref++
-		case st.accepted:
-			acc++
+		case st.untied:
+			untied++
 		case st.failed:
 			fail++
+		case st.accepted:
+			acc++
 		}
 	}
 	var s []string
@@ -464,6 +458,9 @@ func (a *analysis) smtpSummary() string {
 		}
 		s = append(s, x)
 	}
+	if untied > 0 {
+		s = append(s, fmt.Sprintf("%d of %d MX refused it for a reason that could not be tied to the sending IP or sender", untied, len(order)))
+	}
 	if acc > 0 {
 		s = append(s, fmt.Sprintf("%d of %d MX accepted at RCPT", acc, len(order)))
 	}
@@ -471,29 +468,4 @@ func (a *analysis) smtpSummary() string {
 		s = append(s, fmt.Sprintf("%d of %d MX could not be tested", fail, len(order)))
 	}
 	return strings.Join(s, ", ")
-}
-
-// verdict approximates report.Finalize when r.Verdict is not set yet.
-func (a *analysis) verdict() report.Verdict {
-	for _, pr := range a.probes {
-		if pr.p.Status == smtpcheck.StatusRejected && (pr.p.Class == smtpcheck.ClassBlocklisted || pr.p.Class == smtpcheck.ClassPolicy) {
-			return report.VerdictRejected
-		}
-	}
-	if len(a.blockListings()) > 0 {
-		return report.VerdictListed
-	}
-	if a.r.DNSBL != nil {
-		for _, res := range a.r.DNSBL.Results {
-			if res.Status == dnsbl.StatusError || res.Status == dnsbl.StatusNotDone {
-				return report.VerdictInconclusive
-			}
-		}
-	}
-	for _, pr := range a.probes {
-		if pr.p.Status == smtpcheck.StatusError || pr.p.Status == smtpcheck.StatusNotDone || pr.p.Status == smtpcheck.StatusTempfail {
-			return report.VerdictInconclusive
-		}
-	}
-	return report.VerdictClean
 }

@@ -1,9 +1,9 @@
 // Package smtptest runs a scripted SMTP server on loopback for tests of the
 // RCPT-stage probe: banners (including a 554 refusal), EHLO replies, EHLO
 // refusal, STARTTLS with an in-process self-signed certificate (or a 454
-// refusal), per-command replies, 421 mid-session and hostile behaviours
-// (endless line, endless reply, byte-by-byte drip, silence, garbage, close on
-// connect). It records every connection's peer and commands, counts
+// refusal), per-command replies, 421 mid-session, a connection reset right
+// after a given reply, and hostile behaviours (endless line, endless reply,
+// byte-by-byte drip, silence, garbage, close on connect). It records every connection's peer and commands, counts
 // concurrent connections, and fails the test if the client sends DATA,
 // anything but RCPT/RSET/QUIT/NOOP after RCPT, pipelines commands, or talks
 // before the banner.
@@ -61,6 +61,9 @@ type Config struct {
 	// StartTLSJunk answers the client's TLS ClientHello (after a 220 to
 	// STARTTLS) with plain-text junk instead of a handshake, then closes.
 	StartTLSJunk bool
+	// HandshakeDelay delays the server's side of the TLS handshake after
+	// its 220 to STARTTLS (to cancel a client mid-handshake).
+	HandshakeDelay time.Duration
 	// CertNames are the DNS names of the self-signed certificate (default
 	// "mx.test", "localhost"); 127.0.0.1 and ::1 are always IP SANs.
 	CertNames []string
@@ -71,11 +74,16 @@ type Config struct {
 	// Replies overrides the reply to a verb ("EHLO", "MAIL", "RSET"…);
 	// "" entries are ignored. Any reply with code 421 closes the connection.
 	Replies map[string]string
+	// ResetAfter names a verb ("RCPT", "RSET"…): right after its reply the
+	// server resets the connection (SO_LINGER 0, then close: the client
+	// gets a TCP RST), as many MTAs do after a block.
+	ResetAfter string
 }
 
 // Conn is what the server saw on one connection.
 type Conn struct {
 	Peer     netip.AddrPort
+	Accepted time.Time // when the server accepted the connection
 	Commands []string
 	TLS      bool // STARTTLS succeeded
 
@@ -204,7 +212,7 @@ func (s *Server) accept() {
 		if s.cur > s.max {
 			s.max = s.cur
 		}
-		rec := &Conn{}
+		rec := &Conn{Accepted: time.Now()}
 		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 			rec.Peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		}
@@ -364,6 +372,10 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 		if !writeReply(c, reply) || verb == "QUIT" {
 			return
 		}
+		if cfg.ResetAfter != "" && strings.EqualFold(verb, cfg.ResetAfter) {
+			reset(c)
+			return
+		}
 		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") && cfg.StartTLSJunk {
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := r.Read(make([]byte, 4096)); err == nil { // the ClientHello
@@ -372,6 +384,9 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 			return
 		}
 		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") {
+			if cfg.HandshakeDelay > 0 {
+				time.Sleep(cfg.HandshakeDelay)
+			}
 			tc := tls.Server(c, s.tlsCfg)
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if err := tc.Handshake(); err != nil {
@@ -385,6 +400,18 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 			r = bufio.NewReader(tc)
 		}
 	}
+}
+
+// reset aborts c with a TCP RST (SO_LINGER 0) instead of a FIN.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	} else if tc, ok := c.(*tls.Conn); ok {
+		if raw, ok := tc.NetConn().(*net.TCPConn); ok {
+			raw.SetLinger(0)
+		}
+	}
+	c.Close()
 }
 
 // serveAfterRefusal answers QUIT after a refusing banner and 503 to the rest.

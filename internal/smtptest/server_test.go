@@ -108,3 +108,54 @@ func TestScriptedReplies(t *testing.T) {
 		t.Error("no cert pool")
 	}
 }
+
+// ResetAfter sends the reply to its verb, then a TCP RST: the client reads
+// the reply, and its next read fails with "connection reset by peer" (a
+// graceful close would read as EOF).
+func TestResetAfter(t *testing.T) {
+	for _, verb := range []string{"RCPT", "MAIL"} {
+		t.Run(verb, func(t *testing.T) {
+			s := Start(t, Config{ResetAfter: verb, Rcpt: "554 5.7.1 blocked", Mail: "250 2.1.0 Ok"})
+			c, err := net.Dial("tcp", s.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			r := bufio.NewReader(c)
+			readReply := func() (string, error) {
+				var last string
+				for {
+					l, err := r.ReadString('\n')
+					if err != nil {
+						return last, err
+					}
+					last = strings.TrimRight(l, "\r\n")
+					if len(l) < 4 || l[3] == ' ' {
+						return last, nil
+					}
+				}
+			}
+			if _, err := readReply(); err != nil {
+				t.Fatal(err)
+			}
+			var last string
+			for _, cmd := range []string{"EHLO x", "MAIL FROM:<a@b>", "RCPT TO:<c@d>"} {
+				c.Write([]byte(cmd + "\r\n"))
+				if last, err = readReply(); err != nil {
+					t.Fatalf("%s: %v", cmd, err)
+				}
+				if strings.HasPrefix(cmd, verb) {
+					break
+				}
+			}
+			if want := map[string]string{"RCPT": "554 5.7.1 blocked", "MAIL": "250 2.1.0 Ok"}[verb]; last != want {
+				t.Errorf("reply %q, want %q", last, want)
+			}
+			_, err = readReply()
+			if err == nil || !strings.Contains(err.Error(), "reset") {
+				t.Errorf("after the reset: %v, want connection reset", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,174 @@
+package diff
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/smtpcheck"
+)
+
+var tool = report.Tool{Name: "blprobe", Version: "test"}
+
+func doc(t testing.TB, mod func(*report.Report)) []byte {
+	t.Helper()
+	r := report.New(tool, []string{"blprobe", "check"})
+	r.Started = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.Finished = r.Started
+	r.DNSBL = &report.DNSBL{
+		Zones:   []dnsbl.ZoneHealth{{Zone: "zen.test", Name: "zen", Type: dnsbl.TypeBlock, Kind: dnsbl.KindIP4, Health: dnsbl.HealthHealthy}},
+		Results: []dnsbl.Result{{Target: "192.0.2.1", IP: "192.0.2.1", Zone: "zen.test", Query: "1.2.0.192.zen.test", Status: dnsbl.StatusClean}},
+	}
+	r.RDNS = []report.RDNS{{IP: "192.0.2.1", PTR: []string{"mail.example.test"}, ForwardConfirmed: true, Problems: []string{}}}
+	mod(r)
+	r.Finalize()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.Validate(b); err != nil {
+		t.Fatalf("test report invalid: %v", err)
+	}
+	return b
+}
+
+func probe(status smtpcheck.Status, class smtpcheck.Class, reply string) smtpcheck.Probe {
+	p := smtpcheck.Probe{IP: "198.51.100.25", Port: 25, SourceIP: "192.0.2.1", Status: status, Class: class, Stage: smtpcheck.StageRcpt,
+		Extensions: []string{}, TimingsMs: map[string]float64{}, Transcript: []smtpcheck.Line{}}
+	if reply != "" {
+		p.Reply = &smtpcheck.Reply{Code: 554, Enhanced: "5.7.1", Text: reply}
+	}
+	return p
+}
+
+func withSMTP(ps ...smtpcheck.Probe) func(*report.Report) {
+	return func(r *report.Report) {
+		r.SMTP = &smtpcheck.Result{Port: 25, Rcpts: []string{}, Domains: []smtpcheck.Domain{{Domain: "example.test", Status: smtpcheck.DomainOK,
+			MX: []smtpcheck.MX{{Host: "mx.example.test", Addresses: ps}}}}}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	none := func(*report.Report) {}
+	listed := func(codes ...string) func(*report.Report) {
+		return func(r *report.Report) {
+			r.DNSBL.Results[0].Status, r.DNSBL.Results[0].Codes = dnsbl.StatusListed, codes
+		}
+	}
+	tests := []struct {
+		name          string
+		before, after func(*report.Report)
+		kinds         []string
+		worse         bool
+		newProblem    bool
+		newN, goneN   int
+	}{
+		{"same", none, none, nil, false, false, 0, 0},
+		{"listing added", none, listed("127.0.0.2"), []string{ListingAdded, VerdictChanged}, true, true, 1, 0},
+		{"listing removed", listed("127.0.0.2"), none, []string{ListingRemoved, VerdictChanged}, false, false, 0, 1},
+		{"listing codes changed", listed("127.0.0.2"), listed("127.0.0.4"), []string{ListingChanged}, false, true, 1, 1},
+		{"PTR lost", none, func(r *report.Report) { r.RDNS[0].PTR, r.RDNS[0].ForwardConfirmed = []string{}, false }, []string{PTRChanged}, true, false, 0, 0},
+		{"FCrDNS lost", none, func(r *report.Report) { r.RDNS[0].ForwardConfirmed = false }, []string{PTRChanged}, true, false, 0, 0},
+		{"PTR gained", func(r *report.Report) { r.RDNS[0].PTR, r.RDNS[0].ForwardConfirmed = []string{}, false }, none, []string{PTRChanged}, false, false, 0, 0},
+		{"MX rejected", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test")),
+			[]string{MXChanged, VerdictChanged}, true, true, 1, 0},
+		{"MX reply changed", withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test")), withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using bl.test")),
+			[]string{MXChanged}, false, true, 1, 1},
+		{"MX timeout is not a new problem", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(probe(smtpcheck.StatusError, smtpcheck.ClassConnectTimeout, "")),
+			[]string{MXChanged, VerdictChanged}, true, false, 1, 0},
+		{"MX address added", withSMTP(), withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), []string{MXAdded, VerdictChanged}, false, false, 0, 1},
+		{"MX address gone", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(), []string{MXRemoved, VerdictChanged}, false, false, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Compare(tool, "b.json", doc(t, tt.before), "a.json", doc(t, tt.after))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			worse := false
+			for _, c := range d.Changes {
+				kinds = append(kinds, c.Kind)
+				worse = worse || c.Worse && c.Kind != VerdictChanged
+			}
+			if strings.Join(kinds, ",") != strings.Join(tt.kinds, ",") || worse != tt.worse {
+				t.Errorf("changes %+v, want kinds %v worse %v", d.Changes, tt.kinds, tt.worse)
+			}
+			if d.NewProblem != tt.newProblem || len(d.NewProblems) != tt.newN || len(d.GoneProblems) != tt.goneN {
+				t.Errorf("new problem %v, new %+v, gone %+v", d.NewProblem, d.NewProblems, d.GoneProblems)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.newProblem]; d.ExitCode != want {
+				t.Errorf("exit %d", d.ExitCode)
+			}
+			var j, tx, md bytes.Buffer
+			WriteJSON(&j, d)
+			if err := Validate(j.Bytes()); err != nil {
+				t.Errorf("schema: %v\n%s", err, j.String())
+			}
+			WriteText(&tx, d)
+			WriteMarkdown(&md, d)
+			for _, c := range d.Changes {
+				if !strings.Contains(tx.String(), c.After) {
+					t.Errorf("text lacks %q:\n%s", c.After, tx.String())
+				}
+			}
+		})
+	}
+}
+
+func TestCompareStripsControl(t *testing.T) {
+	d, err := Compare(tool, "b.json", doc(t, withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, ""))),
+		"a.json", doc(t, withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "no\x1b[2J\x07 way"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx, md bytes.Buffer
+	WriteText(&tx, d)
+	WriteMarkdown(&md, d)
+	if strings.ContainsAny(tx.String()+md.String(), "\x1b\x07") {
+		t.Errorf("control characters:\n%q", tx.String())
+	}
+}
+
+func TestCompareRefuses(t *testing.T) {
+	good := doc(t, func(*report.Report) {})
+	v2 := bytes.Replace(good, []byte(`"blprobe.report/v1"`), []byte(`"blprobe.report/v2"`), 1)
+	for _, tc := range []struct {
+		b, a []byte
+		want string
+	}{
+		{good, v2, `a.json has schema "blprobe.report/v2"`},
+		{[]byte(`[]`), good, "not a blprobe JSON report"},
+		{[]byte(`{}`), good, `no "schema" field`},
+		{good, []byte(`{"schema": "blprobe.report/v1"}`), "not a valid blprobe.report/v1 document"},
+	} {
+		_, err := Compare(tool, "b.json", tc.b, "a.json", tc.a)
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("err %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// FuzzCompare: any input gives a diff or an InputError, never a panic.
+func FuzzCompare(f *testing.F) {
+	good := doc(f, func(*report.Report) {})
+	f.Add(good, good)
+	f.Add(good, []byte(`{"schema":"blprobe.migrate/v1"}`))
+	f.Add([]byte(`{"schema":null}`), good)
+	f.Fuzz(func(t *testing.T, b, a []byte) {
+		d, err := Compare(tool, "b", b, "a", a)
+		var ie *InputError
+		if err != nil && !errors.As(err, &ie) {
+			t.Fatalf("error %v is not an InputError", err)
+		}
+		if err == nil && d == nil {
+			t.Fatal("nil diff without error")
+		}
+	})
+}
