@@ -194,6 +194,15 @@ func TestClassifyCauseDetails(t *testing.T) {
 	if v.CitedList != "zen.dq.spamhaus.net" || strings.Contains(v.Why+v.CitedList, "s3cr3t") {
 		t.Errorf("DQS key leaked: %+v", v)
 	}
+	// A web site is not a zone; "not found in DOMAIN" is not a listing.
+	v = ClassifyCause(StageRcpt, Reply{Code: 550, Text: "5.7.1 Your IP is listed at www.barracudacentral.org"}, true)
+	if v.CitedList != "b.barracudacentral.org" {
+		t.Errorf("listed at www.: %+v", v)
+	}
+	v = ClassifyCause(StageRcpt, Reply{Code: 550, Text: "5.1.1 Recipient not found in example.com"}, true)
+	if v.Cause != CauseRecipientUnknown {
+		t.Errorf("not found in DOMAIN: %+v", v)
+	}
 	// The e2e's non-catalogue zone is named.
 	v = ClassifyCause(StageRcpt, rd("554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.test\r\n"), true)
 	if v.Cause != CauseDNSBLListing || v.CitedList != "zen.test" || v.Class != ClassBlocklisted {

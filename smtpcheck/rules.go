@@ -280,6 +280,9 @@ func (r *rule) match(stage Stage, code int, e enhanced, lower string) (string, b
 	if list != "" && strings.ContainsRune(list, '{') {
 		sub = strings.TrimRight(sub, ".")
 		if strings.HasPrefix(list, "{1}") { // a zone
+			if strings.HasPrefix(sub, "www.") {
+				return "", false // a web site ("listed at www.example.org"), not a DNS zone
+			}
 			sub = canonicalZone(sub)
 		} else { // a provider code inside a name reads upper-case: "Yahoo BL21"
 			sub = strings.ToUpper(sub)
