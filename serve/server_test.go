@@ -1,0 +1,293 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/report"
+)
+
+const serverConfig = `
+custom_zones: [bl.lab.test, other.lab.test]
+zones: [bl.lab.test]
+targets:
+  - 192.0.2.10
+  - target: mail.example.com
+    to: [example.com]
+probe:
+  allow_targets: [192.0.2.0/28, 2001:db8::/64, mail.example.com]
+  allow_zones: [bl.lab.test, zen.spamhaus.org]
+  max_addresses: 8
+`
+
+// countingRunner answers every job with a listed/clean DNSBL report and
+// counts the runs; gate, if set, holds runs until it is closed.
+type countingRunner struct {
+	runs atomic.Int64
+	gate chan struct{}
+}
+
+func (r *countingRunner) Run(ctx context.Context, j Job) (*report.Report, error) {
+	r.runs.Add(1)
+	if r.gate != nil {
+		select {
+		case <-r.gate:
+		case <-ctx.Done():
+		}
+	}
+	rep := &report.Report{Schema: report.SchemaV1, Verdict: report.VerdictListed, ExitCode: 1}
+	if j.Kind == KindDNSBL {
+		rep.DNSBL = &report.DNSBL{Zones: []dnsbl.ZoneHealth{{Zone: j.Zones[0], Type: dnsbl.TypeBlock, Health: dnsbl.HealthHealthy}}}
+		for _, z := range j.Zones {
+			rep.DNSBL.Results = append(rep.DNSBL.Results, dnsbl.Result{IP: j.Target, Zone: z, Status: dnsbl.StatusListed, Codes: []string{"127.0.0.2"}})
+		}
+	}
+	return rep, nil
+}
+
+func newTestServer(t *testing.T, r Runner, start bool) (*Server, *Scheduler, *httptest.Server) {
+	t.Helper()
+	cfg, err := ParseConfig("t.yaml", []byte(serverConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := NewScheduler(SchedulerOptions{Runner: r, Jobs: cfg.Jobs(), Intervals: cfg.Intervals, QPS: cfg.QPS, MaxConcurrent: cfg.MaxConcurrent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if start {
+		sched.Start(ctx)
+	}
+	srv := NewServer(cfg, sched, nil)
+	srv.baseCtx = ctx
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); cancel(); sched.Wait() })
+	return srv, sched, hs
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestProbeAllowList: /probe runs only what the config allows; everything
+// else is refused with 403 (or 400 for malformed requests) and a reason,
+// and nothing is run.
+func TestProbeAllowList(t *testing.T) {
+	runner := &countingRunner{}
+	_, _, hs := newTestServer(t, runner, false)
+	tests := []struct {
+		query string
+		code  int
+		why   string
+	}{
+		{"target=203.0.113.5", 403, "target 203.0.113.5 is not within probe.allow_targets"},
+		{"target=192.0.2.16", 403, "not within probe.allow_targets"},
+		{"target=::ffff:203.0.113.5", 403, "not within probe.allow_targets"},
+		{"target=192.0.2.0/24", 403, "more than 8 addresses"},
+		{"target=192.0.0.0/8", 403, "more than 8 addresses"},
+		{"target=2001:db8::/32", 403, "more than 8 addresses"},
+		{"target=192.0.2.8/29&zones=bl.lab.test", 200, ""},
+		{"target=192.0.2.0/29&zones=bl.lab.test", 200, ""},
+		{"target=other.example.com", 403, "hostname other.example.com is not in probe.allow_targets"},
+		{"target=auto", 403, "target auto is not allowed"},
+		{"target=192.0.2.5&zones=other.lab.test", 403, "zone other.lab.test is not allowed by probe.allow_zones"},
+		{"target=192.0.2.5&zones=bl.lab.test,b.barracudacentral.org", 403, "zone b.barracudacentral.org is not allowed"},
+		{"target=192.0.2.5&to=gmail.com", 403, "to domain gmail.com is not allowed by probe.allow_to"},
+		{"target=192.0.2.5&to=example.com&zones=bl.lab.test", 400, "not both"},
+		{"target=192.0.2.5&module=x", 400, `unknown parameter "module"`},
+		{"", 400, "give exactly one target"},
+		{"target=192.0.2.5&target=192.0.2.6", 400, "give exactly one target"},
+		{"target=bad%20host", 400, "invalid target"},
+		{"target=192.0.2.5&zones=" + strings.Repeat("a.b,", 1100), 414, "query longer than"},
+		{"target=192.0.2.5&zones=" + strings.Repeat("bl.lab.test,", 70), 400, "at most 64"},
+		{"target=192.0.2.5&zones=x%ZZ", 400, "invalid query"},
+	}
+	for _, tt := range tests {
+		code, body := get(t, hs.URL+"/probe?"+tt.query)
+		if code != tt.code || !strings.Contains(body, tt.why) {
+			t.Errorf("/probe?%.60s: %d %q, want %d %q", tt.query, code, strings.TrimSpace(body), tt.code, tt.why)
+		}
+	}
+	if n := runner.runs.Load(); n != 2 {
+		t.Errorf("%d runs, want 2 (the allowed probes only)", n)
+	}
+}
+
+func TestProbeDisabled(t *testing.T) {
+	cfg, err := ParseConfig("t.yaml", []byte("targets: [192.0.2.1]\nprobe:\n  enabled: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: cfg}
+	if _, err := s.ProbeJob("target=192.0.2.1"); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("disabled probe: %v", err)
+	}
+}
+
+func TestProbeAnswersWithThatRunsMetrics(t *testing.T) {
+	runner := &countingRunner{}
+	_, _, hs := newTestServer(t, runner, false)
+	code, body := get(t, hs.URL+"/probe?target=192.0.2.5&zones=bl.lab.test")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	for _, want := range []string{
+		`blprobe_dnsbl_listed{address="192.0.2.5",list_type="block",target="192.0.2.5",zone="bl.lab.test"} 1`,
+		`blprobe_target_verdict{kind="dnsbl",target="192.0.2.5",verdict="listed"} 1`,
+		"probe_success 1",
+		"probe_duration_seconds ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("probe output lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "go_goroutines") || strings.Contains(body, "192.0.2.10") {
+		t.Error("probe output holds more than that run's metrics")
+	}
+	// The same probe within the interval is answered from that run: a
+	// scrape every few seconds never queries the lists more often.
+	for i := 0; i < 3; i++ {
+		if code, _ := get(t, hs.URL+"/probe?target=192.0.2.5&zones=bl.lab.test"); code != 200 {
+			t.Fatal(code)
+		}
+	}
+	// No zones: the config's zones.
+	if code, body := get(t, hs.URL+"/probe?target=192.0.2.6"); code != 200 || !strings.Contains(body, `zone="bl.lab.test"`) {
+		t.Errorf("default zones: %d %s", code, body)
+	}
+	if n := runner.runs.Load(); n != 2 {
+		t.Errorf("%d runs, want 2", n)
+	}
+}
+
+// TestMetricsNeverWaitForAChecks: /metrics, /healthz and /readyz answer
+// while every check hangs.
+func TestMetricsNeverWaitForAChecks(t *testing.T) {
+	runner := &countingRunner{gate: make(chan struct{})}
+	_, sched, hs := newTestServer(t, runner, true)
+	deadline := time.Now().Add(5 * time.Second)
+	for runner.runs.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	code, body := get(t, hs.URL+"/metrics")
+	if code != 200 || !strings.Contains(body, "process_start_time_seconds") || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics: %d\n%.300s", code, body)
+	}
+	if code, _ := get(t, hs.URL+"/healthz"); code != 200 {
+		t.Errorf("/healthz %d", code)
+	}
+	if code, body := get(t, hs.URL+"/readyz"); code != 503 || !strings.Contains(body, "dnsbl 192.0.2.10") {
+		t.Errorf("/readyz before the first runs: %d %s", code, body)
+	}
+	if code, _ := get(t, hs.URL+"/report?target=192.0.2.10"); code != 404 {
+		t.Errorf("/report before the first run: %d", code)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("answers took %s while the checks hang", d)
+	}
+	close(runner.gate)
+	for len(sched.Pending()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, _ := get(t, hs.URL+"/readyz"); code != 200 {
+		t.Errorf("/readyz after the first runs: %d", code)
+	}
+	code, body = get(t, hs.URL+"/metrics")
+	if code != 200 || !strings.Contains(body, `blprobe_dnsbl_listed{address="192.0.2.10",list_type="block",target="192.0.2.10",zone="bl.lab.test"} 1`) {
+		t.Errorf("/metrics after the runs: %d\n%s", code, body)
+	}
+	code, body = get(t, hs.URL+"/report?target=192.0.2.10")
+	var rep map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep["schema"] != report.SchemaV1 || rep["verdict"] != "listed" {
+		t.Errorf("/report: %d %.200s", code, body)
+	}
+	if code, _ := get(t, hs.URL+"/report?target=mail.example.com&kind=smtp"); code != 200 {
+		t.Errorf("/report kind=smtp: %d", code)
+	}
+	if code, _ := get(t, hs.URL+"/report"); code != 400 {
+		t.Errorf("/report without target: %d", code)
+	}
+	if code, _ := get(t, hs.URL+"/report?target=192.0.2.10&kind=x"); code != 400 {
+		t.Errorf("/report bad kind: %d", code)
+	}
+}
+
+// TestServeShutdownAndAuth: Serve answers over TLS-less HTTP with basic
+// auth from an exporter-toolkit web config and returns when its context
+// ends (SIGTERM in the CLI).
+func TestServeShutdownAndAuth(t *testing.T) {
+	runner := &countingRunner{}
+	cfg, _ := ParseConfig("t.yaml", []byte(serverConfig))
+	sched, _ := NewScheduler(SchedulerOptions{Runner: runner, Jobs: cfg.Jobs(), Intervals: cfg.Intervals})
+	srv := NewServer(cfg, sched, nil)
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(wc, []byte("basic_auth_users:\n  prom: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, wc) }()
+	url := "http://" + ln.Addr().String() + "/healthz"
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without credentials: %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("prom", "secret")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("with credentials: %d, want 200", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+}
