@@ -122,7 +122,7 @@ func newApp(st *streams) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, serve; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -132,6 +132,7 @@ func newApp(st *streams) *cli.App {
 			smtpCommand(st),
 			egressCommand(st),
 			zonesCommand(st),
+			serveCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
