@@ -102,7 +102,7 @@ func checkServeConfig(st *streams, path, webConfig string) error {
 		if j.Kind == serve.KindSMTP {
 			what = "to: " + strings.Join(j.To, ", ")
 		}
-		fmt.Fprintf(w, "  %-5s %-24s every %s (+ up to %s jitter), %s\n", j.Kind, j.Target, cfg.Intervals[j.Kind], cfg.Jitter, what)
+		fmt.Fprintf(w, "  %-5s %-24s every %s (+ up to %s jitter), %s\n", j.Kind, j.Target, shortDur(cfg.Intervals[j.Kind]), shortDur(cfg.Jitter), what)
 	}
 	fmt.Fprintf(w, "  at most %d runs at once; each zone gets at most %g queries/s in all (%g per run)\n",
 		cfg.MaxConcurrent, cfg.QPS, cfg.QPS/float64(cfg.MaxConcurrent))
@@ -117,6 +117,18 @@ func checkServeConfig(st *streams, path, webConfig string) error {
 		fmt.Fprintf(w, "  /probe allows targets: %s; zones: %s; to: %s\n", orNone(allow), orNone(cfg.Probe.AllowZones), orNone(cfg.Probe.AllowTo))
 	}
 	return nil
+}
+
+// shortDur is "15m" rather than "15m0s".
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func orDefaultZones(z []string) string {
