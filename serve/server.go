@@ -386,6 +386,9 @@ func (s *Server) probe(ctx context.Context, job Job, timeout time.Duration) (*Re
 		if err != nil {
 			return nil, err
 		}
+		if res.Report == nil || res.Report.Interrupted {
+			return res, nil // a failed or cut-short run is not reused
+		}
 		s.cacheMu.Lock()
 		defer s.cacheMu.Unlock()
 		if len(s.cache) >= maxProbeCache {

@@ -291,3 +291,27 @@ func TestServeShutdownAndAuth(t *testing.T) {
 		t.Fatal("Serve did not return after its context ended")
 	}
 }
+
+// TestProbeCutShortIsNotReused: a run cut short by the scrape timeout is
+// answered (probe_success 0) but not reused for the next scrape.
+func TestProbeCutShortIsNotReused(t *testing.T) {
+	var runs atomic.Int64
+	runner := RunnerFunc(func(ctx context.Context, j Job) (*report.Report, error) {
+		n := runs.Add(1)
+		rep := &report.Report{Verdict: report.VerdictClean, DNSBL: &report.DNSBL{}}
+		if n == 1 {
+			rep.Interrupted, rep.Verdict = true, report.VerdictInconclusive
+		}
+		return rep, nil
+	})
+	_, _, hs := newTestServer(t, runner, false)
+	for i, want := range []string{"probe_success 0", "probe_success 1", "probe_success 1"} {
+		code, body := get(t, hs.URL+"/probe?target=192.0.2.5")
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("scrape %d: %d, want %q:\n%s", i, code, want, body)
+		}
+	}
+	if n := runs.Load(); n != 2 {
+		t.Errorf("%d runs, want 2 (the cut-short one is not reused; the complete one is)", n)
+	}
+}
