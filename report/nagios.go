@@ -184,8 +184,9 @@ func countNagios(r *Report) nagiosCounts {
 // NagiosCode decides the plugin status: CRITICAL when an MX rejects for
 // blocklist or policy reasons (mail is being refused, whatever the
 // thresholds), else CRITICAL or WARNING when the number of listings is
-// outside the --critical or --warning range; UNKNOWN when the run was
-// interrupted or, with nothing over a threshold, inconclusive; else OK.
+// outside the --critical or --warning range; UNKNOWN when, with nothing over
+// a threshold, the run was interrupted or some check could not be completed
+// (a tolerated listing does not make an incomplete run OK); else OK.
 func NagiosCode(r *Report, o NagiosOptions) int {
 	c := countNagios(r)
 	n := float64(c.listed)
@@ -194,10 +195,21 @@ func NagiosCode(r *Report, o NagiosOptions) int {
 		return NagiosCritical
 	case o.Warning != nil && o.Warning.Alert(n):
 		return NagiosWarning
-	case r.Interrupted || r.Verdict == VerdictInconclusive:
+	case r.Interrupted || incomplete(r):
 		return NagiosUnknown
 	}
 	return NagiosOK
+}
+
+// incomplete reports whether some check could not be completed, even when a
+// worse finding decided the verdict.
+func incomplete(r *Report) bool {
+	for _, p := range r.Problems() {
+		if p.Verdict == VerdictInconclusive {
+			return true
+		}
+	}
+	return false
 }
 
 // nagiosText makes remote or user text fit the status line: no control
@@ -248,15 +260,15 @@ func WriteNagios(w io.Writer, r *Report, o NagiosOptions) (int, error) {
 		case len(c.addrs) == 1 && c.listed > 0:
 			parts = append(parts, fmt.Sprintf("%s listed on %d of %d lists (%s)", c.addrs[0], c.listed, len(c.blockZones), firstN(c.listedZones, 5)))
 		case len(c.addrs) == 1:
-			parts = append(parts, fmt.Sprintf("%s not listed on %d lists", c.addrs[0], c.clean))
+			parts = append(parts, fmt.Sprintf("%s not listed on %s", c.addrs[0], plural(c.clean, "list")))
 		case c.listed > 0:
 			parts = append(parts, fmt.Sprintf("%d of %d addresses listed (%s) on %d of %d lists (%s)", len(c.listedAddrs), len(c.addrs),
 				firstN(c.listedAddrs, 3), len(c.listedZones), len(c.blockZones), firstN(c.listedZones, 5)))
 		case len(c.addrs) > 1:
-			parts = append(parts, fmt.Sprintf("%d addresses not listed on %d lists", len(c.addrs), len(c.blockZones)))
+			parts = append(parts, fmt.Sprintf("%d addresses not listed on %s", len(c.addrs), plural(len(c.blockZones), "list")))
 		}
 		if c.errors > 0 {
-			parts = append(parts, fmt.Sprintf("%d lookups could not be checked", c.errors))
+			parts = append(parts, plural(c.errors, "lookup")+" could not be checked")
 		}
 		var unhealthy []string
 		for _, z := range r.DNSBL.Zones {
@@ -279,7 +291,7 @@ func WriteNagios(w io.Writer, r *Report, o NagiosOptions) (int, error) {
 			parts = append(parts, fmt.Sprintf("%d of %d MX addresses accept", c.accepted, total))
 		}
 		if c.smtpErrors > 0 {
-			parts = append(parts, fmt.Sprintf("%d MX probes could not be completed", c.smtpErrors))
+			parts = append(parts, plural(c.smtpErrors, "MX probe")+" could not be completed")
 		}
 		if r.SMTP.Port25Blocked {
 			parts = append(parts, "outbound port 25 looks blocked")

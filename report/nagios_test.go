@@ -186,6 +186,7 @@ func TestNagiosStatus(t *testing.T) {
 		{"two listings critical", dnsblReport([]string{"a.example", "b.example"}, 5, 0), "0", "1", NagiosCritical, "listed on 2 of 5"},
 		{"listing tolerated", dnsblReport([]string{"a.example"}, 5, 0), "1", "2", NagiosOK, "listed on 1 of 5"},
 		{"inconclusive", dnsblReport(nil, 5, 2), "0", "0", NagiosUnknown, "2 lookups could not be checked"},
+		{"tolerated listing, incomplete run", dnsblReport([]string{"a.example"}, 5, 1), "1", "2", NagiosUnknown, "1 lookup could not be checked"},
 		{"listing beats inconclusive", dnsblReport([]string{"a.example"}, 5, 2), "0", "0", NagiosCritical, "2 lookups could not be checked"},
 		{"interrupted", interrupted, "0", "0", NagiosUnknown, "interrupted"},
 		{"MX rejection is critical whatever the thresholds", rejected, "10", "10", NagiosCritical, "1 of 1 MX addresses reject (example.com mx.example.com [198.51.100.1])"},
