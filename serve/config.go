@@ -51,6 +51,7 @@ type Config struct {
 	DQSKeyFile    string   // file holding a Spamhaus DQS key
 	QPS           float64  // queries per second per zone, over all runs in flight
 	MaxConcurrent int      // runs in flight at once (scheduled and /probe together)
+	DailyLimit    int      // queries per zone per day the scheduled checks may need; 0: no limit
 	Jitter        time.Duration
 	Intervals     map[Kind]time.Duration
 	SMTP          SMTPConfig
@@ -168,6 +169,7 @@ type fileConfig struct {
 	DQSKeyFile    *pos          `yaml:"dqs_key_file"`
 	QPS           *pos          `yaml:"qps"`
 	MaxConcurrent *pos          `yaml:"max_concurrent"`
+	DailyLimit    *pos          `yaml:"daily_limit"`
 	Jitter        *pos          `yaml:"jitter"`
 	Intervals     fileIntervals `yaml:"intervals"`
 	SMTP          fileSMTP      `yaml:"smtp"`
@@ -249,7 +251,7 @@ func (t *fileTarget) UnmarshalYAML(n *yaml.Node) error {
 var fieldNotFound = regexp.MustCompile(`^line (\d+): field (\S+) not found in type serve\.(\w+)$`)
 
 var acceptedKeys = map[string]string{
-	"fileConfig":    "resolvers, timeout, retries, catalog, custom_zones, zones, dqs_key_file, qps, max_concurrent, jitter, intervals, smtp, targets, probe",
+	"fileConfig":    "resolvers, timeout, retries, catalog, custom_zones, zones, dqs_key_file, qps, max_concurrent, daily_limit, jitter, intervals, smtp, targets, probe",
 	"fileIntervals": "dnsbl, smtp",
 	"fileSMTP":      "helo, source_ip, from, port, tls, connect_timeout, command_timeout",
 	"fileProbe":     "enabled, allow_targets, allow_zones, allow_to, max_addresses",
@@ -449,7 +451,75 @@ func (v *validator) config(fc *fileConfig) *Config {
 	v.smtp(fc, c)
 	v.targets(fc, c, zones)
 	v.probe(fc, c, zones)
+	c.DailyLimit = v.integer(fc.DailyLimit, "daily_limit", 0, 0, 1<<30)
+	if c.DailyLimit > 0 {
+		for _, d := range c.DailyQueries() {
+			if d.Queries > c.DailyLimit {
+				v.addf(fc.DailyLimit.Line, "daily_limit: the scheduled checks need about %d queries a day on %s (%d addresses every %s), more than %d: raise intervals.dnsbl or watch fewer addresses",
+					d.Queries, d.Zone, d.Addresses, c.Intervals[KindDNSBL], c.DailyLimit)
+			}
+		}
+	}
 	return c
+}
+
+// ZoneLoad is the projected daily query load of the scheduled checks on one zone.
+type ZoneLoad struct {
+	Zone      string
+	Addresses int // addresses looked up per round of checks
+	Queries   int // queries a day: lookups plus the RFC 5782 health test entries of every run
+}
+
+// DailyQueries projects, per zone, how many queries a day the scheduled
+// dnsbl checks send at most: each run looks up every address of its target
+// once (a hostname counts as one address, auto as two) and checks the zone's
+// two RFC 5782 §5 test entries (four when the target has IPv6 addresses),
+// and a check never runs more often than its interval. /probe runs come on
+// top (at most one per allowed probe and interval).
+func (c *Config) DailyQueries() []ZoneLoad {
+	runs := int((24*time.Hour + c.Intervals[KindDNSBL] - 1) / c.Intervals[KindDNSBL])
+	load := map[string]*ZoneLoad{}
+	var order []string
+	for _, j := range c.Jobs() {
+		if j.Kind != KindDNSBL {
+			continue
+		}
+		zones := j.Zones
+		if len(zones) == 0 {
+			for _, z := range dnsbl.Select(c.catalog, nil) {
+				zones = append(zones, normZone(z.Zone))
+			}
+		}
+		addrs, tests := 1, 2
+		switch t, err := dnsbl.ParseTarget(j.Target); {
+		case j.Target == "auto":
+			addrs, tests = 2, 4
+		case err != nil:
+		case t.Prefix.IsValid():
+			bits := t.Prefix.Addr().BitLen() - t.Prefix.Bits()
+			addrs = 1 << min(bits, 30)
+			if t.Prefix.Addr().Is6() {
+				tests = 4
+			}
+		case t.Addr.IsValid() && t.Addr.Is6():
+			tests = 4
+		}
+		for _, z := range zones {
+			l := load[z]
+			if l == nil {
+				l = &ZoneLoad{Zone: z}
+				load[z] = l
+				order = append(order, z)
+			}
+			l.Addresses += addrs
+			l.Queries += runs * (addrs + tests)
+		}
+	}
+	out := make([]ZoneLoad, 0, len(order))
+	for _, z := range order {
+		out = append(out, *load[z])
+	}
+	return out
 }
 
 func (v *validator) smtp(fc *fileConfig, c *Config) {

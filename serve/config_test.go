@@ -176,3 +176,23 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestDailyQueries(t *testing.T) {
+	cfg := "zones: [zen.spamhaus.org]\nintervals:\n  dnsbl: 15m\ntargets:\n  - 192.0.2.1\n  - 198.51.100.0/28\n  - target: 2001:db8::1\n    zones: [zen.spamhaus.org, bl.spamcop.net]\n"
+	c, err := ParseConfig("x.yaml", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 96 runs a day; zen: (1+2) + (16+2) + (1+4) per run, spamcop: 1+4.
+	got := c.DailyQueries()
+	if len(got) != 2 || got[0] != (ZoneLoad{"zen.spamhaus.org", 18, 96 * 26}) || got[1] != (ZoneLoad{"bl.spamcop.net", 1, 96 * 5}) {
+		t.Errorf("daily queries %+v", got)
+	}
+	_, err = ParseConfig("x.yaml", []byte(cfg+"daily_limit: 2000\n"))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:9: daily_limit: the scheduled checks need about 2496 queries a day on zen.spamhaus.org (18 addresses every 15m0s), more than 2000") {
+		t.Errorf("over the daily limit: %v", err)
+	}
+	if _, err := ParseConfig("x.yaml", []byte(cfg+"daily_limit: 2496\n")); err != nil {
+		t.Errorf("at the daily limit: %v", err)
+	}
+}

@@ -106,6 +106,13 @@ func checkServeConfig(st *streams, path, webConfig string) error {
 	}
 	fmt.Fprintf(w, "  at most %d runs at once; each zone gets at most %g queries/s in all (%g per run)\n",
 		cfg.MaxConcurrent, cfg.QPS, cfg.QPS/float64(cfg.MaxConcurrent))
+	for _, l := range cfg.DailyQueries() {
+		limit := ""
+		if cfg.DailyLimit > 0 {
+			limit = fmt.Sprintf(" (daily_limit %d)", cfg.DailyLimit)
+		}
+		fmt.Fprintf(w, "  %s: %d addresses, %d queries a day projected%s\n", l.Zone, l.Addresses, l.Queries, limit)
+	}
 	if cfg.Probe.Disabled {
 		fmt.Fprintln(w, "  /probe: disabled")
 	} else {
