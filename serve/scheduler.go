@@ -288,6 +288,19 @@ func (s *Scheduler) Pending() []Job {
 	return out
 }
 
+// LatestOf returns the latest stored result of the scheduled job with j's key.
+func (s *Scheduler) LatestOf(j Job) (Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.latest[j.Key()]
+	if r == nil {
+		return Result{}, false
+	}
+	c := *r
+	c.Skipped = s.skipped[j.Key()]
+	return c, true
+}
+
 // Latest returns the latest result of target (of kind, or the most recent
 // of any kind when kind is "").
 func (s *Scheduler) Latest(target string, kind Kind) (Result, bool) {

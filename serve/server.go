@@ -366,15 +366,23 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
-// probe answers an on-demand job: from the cache when the same job ran less
-// than its kind's interval ago (so a scrape every few seconds never queries
-// a list more often than the config allows), else by one run shared by
-// every request that asks for it meanwhile.
+// probe answers an on-demand job: from the latest complete run of the same
+// check (a scheduled one, or an earlier probe) when it started less than its
+// kind's interval ago, so that a scrape every few seconds never queries a
+// list more often than the config allows; else by one run shared by every
+// request that asks for it meanwhile.
 func (s *Server) probe(ctx context.Context, job Job, timeout time.Duration) (*Result, error) {
 	key := job.Key()
 	interval := s.cfg.Intervals[job.Kind]
+	now := s.sched.o.Clock.Now()
+	fresh := func(r *Result) bool {
+		return r != nil && r.Report != nil && !r.Report.Interrupted && now.Sub(r.Started) < interval
+	}
+	if r, ok := s.sched.LatestOf(job); ok && fresh(&r) {
+		return &r, nil
+	}
 	s.cacheMu.Lock()
-	if c := s.cache[key]; c != nil && s.sched.o.Clock.Now().Sub(c.Started) < interval {
+	if c := s.cache[key]; fresh(c) {
 		s.cacheMu.Unlock()
 		return c, nil
 	}
@@ -401,6 +409,13 @@ func (s *Server) probe(ctx context.Context, job Job, timeout time.Duration) (*Re
 	case <-ctx.Done():
 		return nil, fmt.Errorf("probe of %s: %w", job.Target, ctx.Err())
 	case r := <-ch:
+		if errors.Is(r.Err, errOverlap) {
+			// The scheduled run of this very check is going: answer with its
+			// previous result rather than run it twice at once.
+			if l, ok := s.sched.LatestOf(job); ok {
+				return &l, nil
+			}
+		}
 		if r.Err != nil {
 			return nil, fmt.Errorf("probe of %s: %w", job.Target, r.Err)
 		}

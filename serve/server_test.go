@@ -315,3 +315,22 @@ func TestProbeCutShortIsNotReused(t *testing.T) {
 		t.Errorf("%d runs, want 2 (the cut-short one is not reused; the complete one is)", n)
 	}
 }
+
+// TestProbeReusesScheduledRun: a /probe of exactly a scheduled check is
+// answered from the scheduled run within the interval, not run again.
+func TestProbeReusesScheduledRun(t *testing.T) {
+	runner := &countingRunner{}
+	_, sched, hs := newTestServer(t, runner, true)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sched.Pending()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := runner.runs.Load()
+	code, body := get(t, hs.URL+"/probe?target=192.0.2.10&zones=bl.lab.test")
+	if code != 200 || !strings.Contains(body, `blprobe_dnsbl_listed{address="192.0.2.10",list_type="block",target="192.0.2.10",zone="bl.lab.test"} 1`) {
+		t.Errorf("/probe: %d\n%s", code, body)
+	}
+	if n := runner.runs.Load(); n != before {
+		t.Errorf("%d more runs, want the scheduled result reused", n-before)
+	}
+}
