@@ -30,6 +30,7 @@ const (
 	maxHeaderBytes      = 16 << 10
 	DefaultProbeTimeout = 2 * time.Minute // an on-demand check without a scrape timeout header
 	maxProbeCache       = 1024
+	maxProbeRequests    = 64 // /probe requests being answered at once; more get 503 at once
 	shutdownGrace       = 10 * time.Second
 )
 
@@ -42,6 +43,7 @@ type Server struct {
 	ProbeTimeout time.Duration // cap of one /probe run
 
 	baseCtx context.Context // cancelled at shutdown; /probe runs derive from it
+	probing chan struct{}   // one token per /probe request being answered
 	sf      singleflight.Group
 	cacheMu sync.Mutex
 	cache   map[string]*Result // /probe results by job key, reused within the kind's interval
@@ -60,7 +62,7 @@ func NewServer(cfg *Config, sched *Scheduler, log *slog.Logger) *Server {
 		collectors.NewGoCollector(),
 		collectors.NewBuildInfoCollector())
 	return &Server{cfg: cfg, sched: sched, log: log, reg: reg, ProbeTimeout: DefaultProbeTimeout,
-		baseCtx: context.Background(), cache: map[string]*Result{}}
+		baseCtx: context.Background(), cache: map[string]*Result{}, probing: make(chan struct{}, maxProbeRequests)}
 }
 
 // Registry is the registry /metrics serves.
@@ -333,6 +335,13 @@ func (s *Server) allowTarget(target string) error {
 }
 
 func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.probing <- struct{}{}:
+		defer func() { <-s.probing }()
+	default:
+		http.Error(w, fmt.Sprintf("too many /probe requests at once (at most %d)", cap(s.probing)), http.StatusServiceUnavailable)
+		return
+	}
 	job, err := s.ProbeJob(r.URL.RawQuery)
 	if err != nil {
 		code := http.StatusBadRequest

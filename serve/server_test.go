@@ -334,3 +334,36 @@ func TestProbeReusesScheduledRun(t *testing.T) {
 		t.Errorf("%d more runs, want the scheduled result reused", n-before)
 	}
 }
+
+// TestProbeRequestsBounded: /probe requests beyond the bound are refused at
+// once with 503, and those within wait for a run slot.
+func TestProbeRequestsBounded(t *testing.T) {
+	runner := &countingRunner{gate: make(chan struct{})}
+	srv, _, hs := newTestServer(t, runner, false)
+	srv.probing = make(chan struct{}, 2)
+	done := make(chan int, 2)
+	for _, tgt := range []string{"192.0.2.1", "192.0.2.2"} {
+		go func() {
+			resp, err := http.Get(hs.URL + "/probe?target=" + tgt)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runner.runs.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, body := get(t, hs.URL+"/probe?target=192.0.2.3"); code != 503 || !strings.Contains(body, "too many /probe requests") {
+		t.Errorf("third probe: %d %s", code, body)
+	}
+	close(runner.gate)
+	for i := 0; i < 2; i++ {
+		if code := <-done; code != 200 {
+			t.Errorf("probe within the bound: %d", code)
+		}
+	}
+}
