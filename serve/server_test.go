@@ -439,3 +439,42 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// FuzzProbeJob: whatever the query, an accepted /probe job stays within the
+// allow-list and the request bounds.
+func FuzzProbeJob(f *testing.F) {
+	for _, q := range []string{"target=192.0.2.5", "target=192.0.2.8/29&zones=bl.lab.test", "target=mail.example.com&to=example.com",
+		"target=2001:db8::1&zone=zen.spamhaus.org", "target=::ffff:192.0.2.1", "target=192.0.2.0/24", "target=%31%39%32.0.2.1&zones=BL.LAB.TEST."} {
+		f.Add(q)
+	}
+	cfg, err := ParseConfig("t.yaml", []byte(serverConfig))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &Server{cfg: cfg}
+	f.Fuzz(func(t *testing.T, q string) {
+		j, err := s.ProbeJob(q)
+		if err != nil {
+			return
+		}
+		if len(q) > maxQueryBytes || len(j.Zones) > cfg.Probe.MaxZones || len(j.To) > cfg.Probe.MaxTo {
+			t.Fatalf("%q: over the bounds: %+v", q, j)
+		}
+		if err := s.allowTarget(j.Target); err != nil {
+			t.Fatalf("%q: target %q accepted but %v", q, j.Target, err)
+		}
+		for _, z := range j.Zones {
+			if !containsStr(cfg.Probe.AllowZones, z) {
+				t.Fatalf("%q: zone %q not allowed", q, z)
+			}
+		}
+		for _, d := range j.To {
+			if !containsStr(cfg.Probe.AllowTo, d) {
+				t.Fatalf("%q: to %q not allowed", q, d)
+			}
+		}
+		if (j.Kind == KindSMTP) != (len(j.To) > 0) || (j.Kind == KindDNSBL) != (len(j.Zones) > 0) {
+			t.Fatalf("%q: kind %s with zones %v to %v", q, j.Kind, j.Zones, j.To)
+		}
+	})
+}
