@@ -25,9 +25,15 @@ type Job struct {
 	QPS float64
 }
 
-// Key identifies a job for the no-overlap rule and the result store.
+// Key identifies a job for the no-overlap rule and the result store; the
+// order of zones and domains does not matter.
 func (j Job) Key() string {
-	return fmt.Sprintf("%s|%s|%s|%s", j.Kind, strings.ToLower(j.Target), strings.Join(j.Zones, ","), strings.Join(j.To, ","))
+	sorted := func(l []string) string {
+		c := append([]string(nil), l...)
+		sort.Strings(c)
+		return strings.Join(c, ",")
+	}
+	return fmt.Sprintf("%s|%s|%s|%s", j.Kind, strings.ToLower(j.Target), sorted(j.Zones), sorted(j.To))
 }
 
 // Runner runs one check and returns its report. An error means the check

@@ -338,6 +338,10 @@ func TestProbeReusesScheduledRun(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `blprobe_dnsbl_listed{address="192.0.2.10",list_type="block",target="192.0.2.10",zone="bl.lab.test"} 1`) {
 		t.Errorf("/probe: %d\n%s", code, body)
 	}
+	// The order of zones does not make another check.
+	if k1, k2 := (Job{Kind: KindDNSBL, Target: "x", Zones: []string{"a", "b"}}).Key(), (Job{Kind: KindDNSBL, Target: "X", Zones: []string{"b", "a"}}).Key(); k1 != k2 {
+		t.Errorf("keys %q and %q differ", k1, k2)
+	}
 	if n := runner.runs.Load(); n != before {
 		t.Errorf("%d more runs, want the scheduled result reused", n-before)
 	}
