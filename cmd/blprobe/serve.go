@@ -207,6 +207,9 @@ func runServe(ctx context.Context, st *streams, cfg *serve.Config, listen, webCo
 	}
 	srv := serve.NewServer(cfg, sched, log)
 	log.Info("serving", "listen", ln.Addr().String(), "checks", len(cfg.Jobs()))
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() && webConfig == "" {
+		log.Warn("listening beyond loopback without --web.config.file: anyone who reaches this port can read the reports and run the allowed /probe checks", "listen", ln.Addr().String())
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sched.Start(sctx)
