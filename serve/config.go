@@ -257,7 +257,19 @@ var acceptedKeys = map[string]string{
 	"fileProbe":     "enabled, allow_targets, allow_zones, allow_to, max_addresses",
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var (
+	yamlLine        = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	cannotUnmarshal = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
+	// wantShape says in words what each of the file's types is.
+	wantShape = map[string]string{
+		"[]serve.fileTarget":  "a list of targets (e.g. [192.0.2.7, auto])",
+		"[]serve.pos":         "a list (e.g. [a, b])",
+		"serve.fileConfig":    "a mapping of settings",
+		"serve.fileIntervals": "a mapping (dnsbl: 15m, smtp: 1h)",
+		"serve.fileSMTP":      "a mapping (helo:, source_ip:, from:, port:, tls:, connect_timeout:, command_timeout:)",
+		"serve.fileProbe":     "a mapping (enabled:, allow_targets:, allow_zones:, allow_to:, max_addresses:)",
+	}
+)
 
 // yamlProblems turns yaml's errors into line-numbered problems.
 func yamlProblems(err error) []Problem {
@@ -277,7 +289,20 @@ func yamlProblems(err error) []Problem {
 		}
 		if g := yamlLine.FindStringSubmatch(m); g != nil {
 			line, _ := strconv.Atoi(g[1])
-			msg := strings.ReplaceAll(g[2], "serve.", "")
+			msg := g[2]
+			if u := cannotUnmarshal.FindStringSubmatch(msg); u != nil {
+				got := "a list"
+				switch {
+				case u[2] != "":
+					got = fmt.Sprintf("%q", u[2])
+				case u[1] == "!!map":
+					got = "a mapping"
+				}
+				msg = fmt.Sprintf("want %s here, not %s", wantShape[u[3]], got)
+				if wantShape[u[3]] == "" {
+					msg = fmt.Sprintf("unexpected %s here", got)
+				}
+			}
 			out = append(out, Problem{line, msg})
 			continue
 		}

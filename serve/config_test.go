@@ -128,6 +128,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"jitter not below the interval", "targets: [192.0.2.1]\njitter: 20m\n", []string{`x.yaml:2: jitter: 20m0s must be shorter than the dnsbl interval (15m0s)`}},
 		{"list where a value belongs", "targets: [192.0.2.1]\nqps: [1, 2]\n", []string{`x.yaml:2: want a single value here`}},
 		{"yaml syntax", "targets: [192.0.2.1\n", []string{`x.yaml:`}},
+		{"scalar where a list belongs", "targets: 192.0.2.1\n", []string{`x.yaml:1: want a list of targets (e.g. [192.0.2.7, auto]) here, not "192.0.2.1"`}},
+		{"scalar where a mapping belongs", "targets: [192.0.2.1]\nintervals: 15m\n", []string{`x.yaml:2: want a mapping (dnsbl: 15m, smtp: 1h) here, not "15m"`}},
+		{"mapping where a list belongs", "targets: [192.0.2.1]\nprobe:\n  allow_to: {a: b}\n", []string{`x.yaml:3: want a list (e.g. [a, b]) here, not a mapping`}},
+		{"a list at the top", "- 192.0.2.1\n", []string{`x.yaml:1: want a mapping of settings here, not a list`}},
 		{"bad probe", "targets: [192.0.2.1]\nprobe:\n  enabled: maybe\n  allow_targets: [\"a b\"]\n  allow_zones: [nowhere.test]\n",
 			[]string{`x.yaml:3: probe.enabled: want true or false`, `x.yaml:4: probe.allow_targets: invalid "a b"`, `x.yaml:5: probe.allow_zones: zone "nowhere.test" is not in the catalogue`}},
 	}
