@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(st)
 	err := app.RunContext(ctx, permute(app, args))
+	if nagiosFormat(args) {
+		return nagiosExit(err, stdout)
+	}
 	var ec exitCode
 	var ue *usageError
 	var fe *failure
@@ -110,6 +113,40 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// Flag parsing errors from urfave/cli and anything unexpected.
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
 		return report.ExitUsage
+	}
+}
+
+// nagiosFormat reports whether the command line (or BLPROBE_FORMAT) asks
+// for --format nagios; it is looked at before parsing so that even a usage
+// error is answered in the plugin format.
+func nagiosFormat(args []string) bool {
+	format := os.Getenv("BLPROBE_FORMAT")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--format="); ok {
+			format = v
+		} else if (a == "--format" || a == "-format") && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return format == "nagios"
+}
+
+// nagiosExit maps the outcome of a --format nagios run to the plugin
+// return codes: the status line is written already unless the run failed
+// before reporting, which is UNKNOWN (3) with the reason as the status line
+// (the guidelines' code for invalid arguments and internal failures).
+func nagiosExit(err error, stdout io.Writer) int {
+	var ec exitCode
+	switch {
+	case err == nil:
+		return report.NagiosOK
+	case errors.As(err, &ec) && int(ec) <= report.NagiosUnknown && int(ec) >= 0:
+		return int(ec)
+	default:
+		return report.NagiosUsage(stdout, oneLine(err.Error()))
 	}
 }
 
@@ -143,7 +180,7 @@ func newApp(st *streams) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -155,6 +192,7 @@ func newApp(st *streams) *cli.App {
 			zonesCommand(st),
 			migrateCommand(st),
 			diffCommand(st),
+			serveCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
@@ -174,7 +212,9 @@ func commonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
 		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json, markdown or nagios (one plugin status line, Nagios exit codes 0-3)"},
+		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
+		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
 		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts"},
@@ -191,14 +231,26 @@ type common struct {
 	verbose   bool
 	warnings  []string
 	resolvers []string
+	nagios    report.NagiosOptions
 }
 
 func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
 	switch cm.format {
 	case "text", "json", "markdown":
+	case "nagios":
+		for _, f := range []struct {
+			name string
+			dst  **report.NagiosRange
+		}{{"warning", &cm.nagios.Warning}, {"critical", &cm.nagios.Critical}} {
+			r, err := report.ParseNagiosRange(c.String(f.name))
+			if err != nil {
+				return nil, usagef("--%s: %v", f.name, err)
+			}
+			*f.dst = &r
+		}
 	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown)", cm.format)
+		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios)", cm.format)
 	}
 	if c.Duration("timeout") <= 0 {
 		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
@@ -253,6 +305,17 @@ func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*re
 		analyze(r)
 	}
 	r.Finalize()
+	if cm.format == "nagios" {
+		var b strings.Builder
+		code, err := report.WriteNagios(&b, r, cm.nagios)
+		if err != nil {
+			return err
+		}
+		if err := cm.output1(b.String(), r); err != nil {
+			return err
+		}
+		return exitCode(code)
+	}
 	if err := cm.write(r); err != nil {
 		dest := "standard output"
 		if cm.output != "" {
@@ -280,11 +343,16 @@ func (cm *common) write(r *report.Report) error {
 	if err != nil {
 		return fmt.Errorf("rendering the report: %w", err)
 	}
+	return cm.output1(b.String(), r)
+}
+
+// output1 writes the rendered report to stdout or --output.
+func (cm *common) output1(s string, r *report.Report) error {
 	if cm.output == "" {
-		_, err = io.WriteString(cm.st.stdout, b.String())
+		_, err := io.WriteString(cm.st.stdout, s)
 		return err
 	}
-	if err := writeFile(cm.output, b.String()); err != nil {
+	if err := writeFile(cm.output, s); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
