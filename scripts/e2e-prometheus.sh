@@ -90,8 +90,13 @@ write_files() {
 # The listed address of the test; $CLEAN is clean.
 $LISTED
 EOF
+	# The reverse zone of the test addresses, without records: their PTR
+	# lookups get a definite NXDOMAIN ("no PTR") instead of rbldnsd's
+	# REFUSED for names outside its zones, which would make the reverse-DNS
+	# check (and so the verdict) inconclusive.
+	echo '# no records: every name is NXDOMAIN' >"$WORK/rbldnsd/empty"
 	chmod 755 "$WORK" "$WORK/rbldnsd"
-	chmod 644 "$WORK/rbldnsd/$ZONE"
+	chmod 644 "$WORK/rbldnsd/$ZONE" "$WORK/rbldnsd/empty"
 
 	cat >"$WORK/serve.yaml" <<EOF
 resolvers: ["$DNS_IP:$DNS_PORT"]
@@ -155,7 +160,7 @@ up() {
 	local user=()
 	if [ "$(id -u)" = 0 ]; then user=(-u rbldns); fi
 	rbldnsd "${user[@]}" -w "$WORK/rbldnsd" -b "$DNS_IP/$DNS_PORT" -p "$WORK/rbldnsd.pid" \
-		-a "$ZONE:ip4set:$ZONE" >"$WORK/rbldnsd.err" 2>&1 ||
+		-a "$ZONE:ip4set:$ZONE" 2.0.192.in-addr.arpa:generic:empty >"$WORK/rbldnsd.err" 2>&1 ||
 		{ cat "$WORK/rbldnsd.err" >&2; die "rbldnsd failed"; }
 
 	log "building blprobe (-race)"
