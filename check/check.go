@@ -41,8 +41,23 @@ const (
 	rdnsConcurrency = 16
 )
 
+// Parts selects the parts Run runs once the IP is known.
+type Parts uint8
+
+// The parts; the zero Parts is all of them.
+const (
+	PartDNSBL Parts = 1 << iota // DNSBL lookups of the checked addresses
+	PartRDNS                    // reverse DNS and HELO of the checked addresses
+	PartSMTP                    // SMTP probes of the Domains' MX
+	PartAll   = PartDNSBL | PartRDNS | PartSMTP
+)
+
 // Options configure Run. Resolver and DNSBL are required.
 type Options struct {
+	// Parts are the parts to run (all when zero). Without PartDNSBL the
+	// checked addresses are the targets' own (no hostname or CIDR
+	// expansion), and DNSBL and Zones are not needed.
+	Parts Parts
 	// Targets are the addresses, CIDRs or hostnames to check. None means
 	// this host's egress IP: detected over DNS (Egress), or — when that
 	// fails and Domains are given — the client IP the MXs echo in EHLO.
@@ -147,12 +162,23 @@ func (x *run) warn(format string, a ...any) {
 // checked, or another error when the DNSBL plan could not be made (e.g. a
 // target's name could not be resolved); the report is then nil.
 func Run(ctx context.Context, o Options) (*report.Report, error) {
-	x, ctx, err := start(ctx, o, needResolver|needDNSBL)
+	parts := o.Parts
+	if parts == 0 {
+		parts = PartAll
+	}
+	need := needResolver
+	if parts&PartDNSBL != 0 {
+		need |= needDNSBL
+	}
+	x, ctx, err := start(ctx, o, need)
 	if err != nil {
 		return nil, err
 	}
 	o, r := x.o, x.r
-	if len(o.Domains) == 0 {
+	if parts&PartSMTP == 0 {
+		o.Domains = nil
+		x.o.Domains = nil
+	} else if len(o.Domains) == 0 {
 		x.warn("no --to domain given: the SMTP confirmation was skipped")
 	}
 
@@ -170,29 +196,39 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 
 	// 2. The plan: hostnames resolved, CIDRs expanded, caps enforced.
-	plan, err := x.plan(ctx, targets)
-	if err != nil {
-		return nil, err
+	var plan *dnsbl.Plan
+	var checked []netip.Addr
+	if parts&PartDNSBL != 0 {
+		if plan, err = x.plan(ctx, targets); err != nil {
+			return nil, err
+		}
+		checked = checkedAddrs(targets, plan)
+		o.Logger.Info("checking", "addresses", len(checked), "pairs", plan.Pairs(), "domains", len(o.Domains))
+	} else {
+		checked = checkedAddrs(targets, nil)
 	}
-	checked := checkedAddrs(targets, plan)
-	o.Logger.Info("checking", "addresses", len(checked), "pairs", plan.Pairs(), "domains", len(o.Domains))
 
 	// 3. DNSBL, reverse DNS and SMTP side by side.
 	var wg sync.WaitGroup
 	var dr *dnsbl.Run
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		start := time.Now()
-		dr = o.DNSBL.Run(ctx, plan)
-		o.Logger.Info("dnsbl part done", "pairs", plan.Pairs(), "elapsed", time.Since(start))
-	}()
-	go func() {
-		defer wg.Done()
-		start := time.Now()
-		x.rdns(ctx, checked)
-		o.Logger.Info("rdns part done", "addresses", len(r.RDNS), "elapsed", time.Since(start))
-	}()
+	if plan != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			dr = o.DNSBL.Run(ctx, plan)
+			o.Logger.Info("dnsbl part done", "pairs", plan.Pairs(), "elapsed", time.Since(start))
+		}()
+	}
+	if parts&PartRDNS != 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			x.rdns(ctx, checked)
+			o.Logger.Info("rdns part done", "addresses", len(r.RDNS), "elapsed", time.Since(start))
+		}()
+	}
 	if len(o.Domains) > 0 && !smtpDone {
 		wg.Add(1)
 		go func() {
@@ -206,8 +242,10 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 		}()
 	}
 	wg.Wait()
-	r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
-	NoteDirect(r)
+	if plan != nil {
+		r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
+		NoteDirect(r)
+	}
 	if echo != nil {
 		echo.checked = true
 	}
@@ -284,8 +322,8 @@ func CheckPairs(plan *dnsbl.Plan) error {
 }
 
 // checkedAddrs lists the distinct addresses checked, in order: the
-// addresses given directly, then those of the plan (hostnames' addresses,
-// CIDR members).
+// addresses given directly, then those of the plan, if any (hostnames'
+// addresses, CIDR members).
 func checkedAddrs(given []dnsbl.Target, plan *dnsbl.Plan) []netip.Addr {
 	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
@@ -298,8 +336,10 @@ func checkedAddrs(given []dnsbl.Target, plan *dnsbl.Plan) []netip.Addr {
 	for _, t := range given {
 		add(t.Addr)
 	}
-	for _, a := range plan.Addrs() {
-		add(a)
+	if plan != nil {
+		for _, a := range plan.Addrs() {
+			add(a)
+		}
 	}
 	return out
 }

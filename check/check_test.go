@@ -316,3 +316,31 @@ func TestParts(t *testing.T) {
 		t.Errorf("ZoneHealth: %v, %+v", err, r.DNSBL)
 	}
 }
+
+// Parts selects what Run does once the IP is known (serve's dnsbl and smtp
+// jobs).
+func TestRunParts(t *testing.T) {
+	w := newWorld(t)
+	port := w.mx("example.test", "127.0.0.1", smtptest.Config{})
+	tgt, _ := dnsbl.ParseTarget("127.0.0.20")
+
+	o := w.options(port, "example.test")
+	o.Targets, o.Parts = []dnsbl.Target{tgt}, PartDNSBL|PartRDNS
+	r, err := Run(context.Background(), o)
+	if err != nil || r.DNSBL == nil || len(r.RDNS) != 1 || r.SMTP != nil {
+		t.Fatalf("DNSBL+rDNS: %v, dnsbl %v rdns %v smtp %v", err, r.DNSBL, r.RDNS, r.SMTP)
+	}
+	if strings.Contains(strings.Join(r.Warnings, "\n"), "SMTP confirmation was skipped") {
+		t.Errorf("warnings %q: SMTP was not asked for", r.Warnings)
+	}
+
+	o = w.options(port, "example.test")
+	o.Targets, o.Parts, o.DNSBL = []dnsbl.Target{tgt}, PartSMTP, nil // no DNSBL checker needed
+	r, err = Run(context.Background(), o)
+	if err != nil || r.DNSBL != nil || r.RDNS != nil || r.SMTP == nil {
+		t.Fatalf("SMTP only: %v, dnsbl %v rdns %v smtp %v", err, r.DNSBL, r.RDNS, r.SMTP)
+	}
+	if p := r.SMTP.Domains[0].MX[0].Addresses[0]; p.SourceIP != "127.0.0.20" {
+		t.Errorf("SMTP ran from %s, want the local target 127.0.0.20", p.SourceIP)
+	}
+}

@@ -88,6 +88,7 @@ func fullReport() *Report {
 				{Host: "mx1.example.com", Preference: 10, Addresses: []smtpcheck.Probe{{
 					IP: "192.0.2.10", Port: 25, SourceIP: "203.0.113.7", Status: smtpcheck.StatusRejected, Class: smtpcheck.ClassBlocklisted,
 					Stage: smtpcheck.StageRcpt, CitedList: "zen.spamhaus.org", EchoedClientIP: "203.0.113.7",
+					Cause: smtpcheck.CauseDNSBLListing, CauseWhy: `the reply names the DNSBL zone "blocked using ZONE" (Postfix reject_rbl_client)`,
 					Reply: &smtpcheck.Reply{Code: 554, Enhanced: "5.7.1", Text: "Service unavailable; Client host [203.0.113.7] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.7"},
 					TLS: &smtpcheck.TLSInfo{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", Subject: "CN=mx1.example.com", Issuer: "CN=Example CA",
 						NotAfter: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Names: []string{"mx1.example.com"}, Verified: true},
@@ -178,6 +179,10 @@ func enumReport() *Report {
 			Reply: &smtpcheck.Reply{Code: 450, Text: "x"}, Error: "e"})
 	}
 	probes = append(probes, smtpcheck.Probe{IP: "192.0.2.2", Port: 25, Status: smtpcheck.StatusNotDone, Class: smtpcheck.ClassNotDone}) // never started: stage ""
+	for _, c := range smtpcheck.AllCauses() {
+		probes = append(probes, smtpcheck.Probe{IP: "192.0.2.3", Port: 25, Status: smtpcheck.StatusRejected, Class: c.Class(), Cause: c, CauseWhy: "w",
+			Stage: smtpcheck.StageRcpt, Reply: &smtpcheck.Reply{Code: 550, Text: "x"}})
+	}
 	probes[0].TranscriptTruncated = true
 	probes[0].ClosedByServer = true
 	r.SMTP.Domains = append(r.SMTP.Domains,

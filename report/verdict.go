@@ -343,6 +343,20 @@ func SenderCause(p smtpcheck.Probe) (string, bool) {
 	case smtpcheck.ClassBlocklisted, smtpcheck.ClassPolicy:
 		return string(p.Class), true
 	}
+	// The classifier's cause, when it found one, says whom the refusal is about.
+	switch p.Cause {
+	case smtpcheck.CauseDNSBLListing, smtpcheck.CauseIPReputation, smtpcheck.CausePTRMissing,
+		smtpcheck.CausePTRGeneric, smtpcheck.CauseHELOInvalid, smtpcheck.CauseSenderRejected,
+		smtpcheck.CauseAuthFailed, smtpcheck.CausePolicyOther, smtpcheck.CauseRateLimited:
+		if p.CauseWhy != "" {
+			return string(p.Cause) + ": " + p.CauseWhy, true
+		}
+		return string(p.Cause), true
+	case smtpcheck.CauseRecipientUnknown, smtpcheck.CauseMailboxUnavailable, smtpcheck.CauseRelayDenied:
+		if p.Stage == smtpcheck.StageRcpt {
+			return "", false // about the recipient or its domain, not the sender
+		}
+	}
 	switch p.Stage {
 	case smtpcheck.StageConnect, smtpcheck.StageBanner:
 		return "refused at the banner: about the client, before any recipient was named", true

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: unit/integration tests of the whole module with the race
 # detector, then the end-to-end test against real Postfix + rbldnsd in a
-# network namespace (scripts/e2e-postfix.sh).
+# network namespace (scripts/e2e-postfix.sh), and blprobe serve scraped by a
+# real Prometheus on loopback (scripts/e2e-prometheus.sh).
 #
 # As root it installs what the tests need (postfix, rbldnsd, iproute2; gcc
 # and libc6-dev for -race) from Debian if missing. Without root or network-namespace support the e2e
@@ -73,3 +74,8 @@ say "e2e: blprobe vs real Postfix + rbldnsd (scripts/e2e-postfix.sh)"
 start=$SECONDS
 scripts/e2e-postfix.sh run
 say "e2e passed in $((SECONDS - start))s"
+
+say "e2e: blprobe serve scraped by a real Prometheus (scripts/e2e-prometheus.sh)"
+start=$SECONDS
+scripts/e2e-prometheus.sh run
+say "e2e (Prometheus) passed in $((SECONDS - start))s"

@@ -10,147 +10,128 @@ import (
 // Classify turns a reply received at stage into a status, a class and the
 // blocklist or reputation service the text names ("" when none is named).
 //
-// 2xx is accepted; 4xx is tempfail (class greylisted, blocklisted or
-// tempfail); 5xx is rejected (class blocklisted, unknown_recipient at the
-// RCPT stage, policy for other X.7.x, else rejected). Anything else (1xx,
-// 3xx where no such reply is expected) is a protocol error.
+// 2xx is accepted; 4xx is tempfail and 5xx rejected, with the class of the
+// reply's cause (see ClassifyCause); anything else (1xx, 3xx where no such
+// reply is expected) is a protocol error.
 func Classify(stage Stage, rep Reply) (Status, Class, string) {
+	v := ClassifyCause(stage, rep, true)
+	return v.Status, v.Class, v.CitedList
+}
+
+// Verdict is what one reply means.
+type Verdict struct {
+	Status    Status
+	Class     Class  // Cause.Class()
+	Cause     Cause  // the finest reason read from the reply
+	CitedList string // the blocklist or reputation service the text names ("" when none)
+	Why       string // the rule that decided, with its source, for the verbose report
+}
+
+// ClassifyCause reads the cause of a reply received at stage. ehloEnhanced
+// says whether the server advertised ENHANCEDSTATUSCODES (RFC 2034); the
+// enhanced code is read either way, but only at the start of the text and
+// only when its class digit is the reply code's, and Why notes when it was
+// not advertised.
+//
+// The rules (rules/replies.yaml) are tried in precedence order: a named list,
+// the enhanced code's meaning, provider markers, MTA phrasing, then the reply
+// code. At MAIL FROM a recipient-type cause is about the sender address and
+// becomes sender_rejected. It is a pure function of its arguments.
+func ClassifyCause(stage Stage, rep Reply, ehloEnhanced bool) Verdict {
+	var v Verdict
 	switch rep.Code / 100 {
 	case 2:
-		return StatusAccepted, ClassAccepted, ""
+		v.Status, v.Cause, v.Why = StatusAccepted, CauseAccepted, "a 2xx reply: accepted (RFC 5321 §4.2.1)"
 	case 4:
-		if isGreylist(rep.Text) {
-			return StatusTempfail, ClassGreylisted, ""
-		}
-		if cited, ok := citedList(rep); ok {
-			return StatusTempfail, ClassBlocklisted, cited
-		}
-		if blockWords(rep.Text) {
-			return StatusTempfail, ClassBlocklisted, ""
-		}
-		return StatusTempfail, ClassTempfail, ""
+		v.Status = StatusTempfail
 	case 5:
-		if cited, ok := citedList(rep); ok {
-			return StatusRejected, ClassBlocklisted, cited
-		}
-		if stage == StageRcpt && isUnknownRecipient(rep) {
-			return StatusRejected, ClassUnknownRecipient, ""
-		}
-		if blockWords(rep.Text) {
-			return StatusRejected, ClassBlocklisted, ""
-		}
-		if strings.HasPrefix(rep.Enhanced, "5.7.") {
-			return StatusRejected, ClassPolicy, ""
-		}
-		return StatusRejected, ClassRejected, ""
+		v.Status = StatusRejected
+	default:
+		v.Status, v.Cause = StatusError, CauseProtocolError
+		v.Why = "reply code " + strconv.Itoa(rep.Code) + " is not a final reply here (RFC 5321 §4.2.1)"
 	}
-	return StatusError, ClassProtocolError, ""
+	if v.Cause == "" {
+		e := trustedEnhanced(rep)
+		lower := foldText(rep.Text)
+		v.Cause, v.Why = CauseUnknown, "no rule matched"
+		for i := range rules {
+			r := &rules[i]
+			list, ok := r.match(stage, rep.Code, e, lower)
+			if !ok {
+				continue
+			}
+			v.Cause, v.CitedList = r.cause, list
+			v.Why = r.why
+			if strings.Contains(v.Why, "{code}") {
+				v.Why = strings.ReplaceAll(v.Why, "{code}", e.text)
+			}
+			if r.codes != nil && !ehloEnhanced {
+				v.Why += " (the server did not advertise ENHANCEDSTATUSCODES)"
+			}
+			break
+		}
+		if stage == StageMail && (v.Cause == CauseRecipientUnknown || v.Cause == CauseMailboxUnavailable) {
+			v.Cause = CauseSenderRejected
+			v.Why += "; in reply to MAIL FROM the address is the sender's"
+		}
+	}
+	v.Class = v.Cause.Class()
+	return v
 }
 
-// Greylisting wording (FACTS §4: postgrey, milter-greylist, "not yet
-// authorized to deliver mail from").
-var greyRE = regexp.MustCompile(`(?i)grey[ -]?list|gray[ -]?list|not yet authori[sz]ed to deliver|try again later, you are greylisted|come back later`)
-
-func isGreylist(text string) bool { return greyRE.MatchString(text) }
-
-// Unknown-recipient wording. Microsoft 365 directory-based edge blocking says
-// "5.4.1 Recipient address rejected: Access denied", which is about the
-// recipient, not the client IP.
-var unknownRE = regexp.MustCompile(`(?i)user unknown|unknown user|no such user|no such recipient|mailbox unavailable|mailbox not found|does not exist|unknown recipient|recipient unknown|invalid recipient|recipient address rejected: access denied|address rejected: user|undeliverable address`)
-
-func isUnknownRecipient(rep Reply) bool {
-	return strings.HasPrefix(rep.Enhanced, "5.1.") || unknownRE.MatchString(rep.Text)
+// setVerdict records the verdict on reply rep at the probe's current stage
+// and returns its status.
+func (s *session) setVerdict(rep Reply) Status {
+	v := ClassifyCause(s.p.Stage, rep, hasExt(s.p.Extensions, "ENHANCEDSTATUSCODES"))
+	s.p.Status, s.p.Class, s.p.CitedList, s.p.Cause, s.p.CauseWhy = v.Status, v.Class, v.CitedList, v.Cause, v.Why
+	return v.Status
 }
 
-// Block keywords from FACTS §4. Short tokens (rbl, dnsbl) must be whole words.
-var blockRE = regexp.MustCompile(`(?i)black ?list|block ?list|blocked|\bspam|abusix|relaying denied|access denied|administratively denied|banned|connection rejected|poor reputation|low reputation|bad reputation|junkmail|refused by proofpoint|\bdnsbl\b|\brbl\b|sbrs score too low|spamhaus`)
-
-// Postfix "Relay access denied" means the server does not handle the
-// recipient's domain: a configuration matter, not a block of the client.
-var relayAccessRE = regexp.MustCompile(`(?i)relay access denied`)
-
-func blockWords(text string) bool {
-	return blockRE.MatchString(relayAccessRE.ReplaceAllString(text, ""))
-}
-
-// Rules naming a list or provider, most specific first.
-var (
-	spamhausZoneRE = regexp.MustCompile(`(?i)\b((?:[a-z0-9-]+\.)*spamhaus\.(?:org|net))\b`)
-	abusixZoneRE   = regexp.MustCompile(`(?i)\b((?:[a-z0-9-]+\.)*mail\.abusix\.zone)\b`)
-	barracudaRE    = regexp.MustCompile(`(?i)\bb\.barracudacentral\.org\b`)
-	msSCodeRE      = regexp.MustCompile(`\((S3140|S3150)\)|\b(S3140|S3150)\b`)
-	yahooBLRE      = regexp.MustCompile(`\[(BL2[0-9])\]`)
-	comcastRE      = regexp.MustCompile(`\bBL0000[0-9]{2}\b`)
-	// "blocked using ZONE", "listed at/in/on/by ZONE": Postfix reject_rbl_client
-	// and most DNSBL-driven rejections name the zone this way.
-	usingZoneRE = regexp.MustCompile(`(?i)\b(?:blocked using|listed (?:at|in|on|by)|found (?:at|in|on))\s+([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)`)
-)
-
-// citedList names the blocklist or reputation service a reply cites.
-func citedList(rep Reply) (string, bool) {
-	t := rep.Text
-	lt := strings.ToLower(t)
-	// Microsoft 365 "banned sending IP" codes 5.7.606–5.7.649 (FACTS §4).
-	if e := rep.Enhanced; strings.HasPrefix(e, "5.7.") || strings.HasPrefix(e, "4.7.") {
-		if n, err := strconv.Atoi(e[4:]); err == nil && n >= 606 && n <= 649 {
-			return "Microsoft banned sending IP (" + e + ")", true
+// trustedEnhanced returns the RFC 3463 code of rep if it stands at the start
+// of the text (ReadReply puts it in rep.Enhanced; a Reply built otherwise may
+// still carry it in Text, after the reply code of a raw line) and its class
+// digit is the reply code's.
+func trustedEnhanced(rep Reply) enhanced {
+	s := rep.Enhanced
+	if s == "" {
+		text := rep.Text
+		// A Reply built from a raw line may still start with its reply code.
+		if c := strconv.Itoa(rep.Code); len(text) > len(c) && strings.HasPrefix(text, c) && (text[len(c)] == ' ' || text[len(c)] == '-') {
+			text = text[len(c)+1:]
 		}
-	}
-	if m := msSCodeRE.FindStringSubmatch(t); m != nil {
-		code := m[1]
-		if code == "" {
-			code = m[2]
+		enh, _, ok := splitEnhanced(text, rep.Code)
+		if !ok {
+			return enhanced{}
 		}
-		return "Microsoft block list (" + code + ")", true
+		s = enh
 	}
-	if m := yahooBLRE.FindStringSubmatch(t); m != nil {
-		if strings.Contains(lt, "spamhaus") {
-			return "Yahoo " + m[1] + " (Spamhaus)", true
+	var e enhanced
+	parts := [3]int{}
+	n, val, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || n > 2 {
+				return enhanced{}
+			}
+			parts[n] = val
+			n, val, digits = n+1, 0, 0
+			continue
 		}
-		return "Yahoo " + m[1], true
-	}
-	if m := comcastRE.FindString(t); m != "" {
-		return "Comcast " + m + " (DNSBL)", true
-	}
-	for _, m := range spamhausZoneRE.FindAllStringSubmatch(t, 8) {
-		if z := strings.ToLower(m[1]); !strings.HasPrefix(z, "www.") && z != "spamhaus.org" {
-			return z, true
+		if s[i] < '0' || s[i] > '9' || digits == 3 {
+			return enhanced{}
 		}
+		val, digits = val*10+int(s[i]-'0'), digits+1
 	}
-	if m := abusixZoneRE.FindStringSubmatch(t); m != nil {
-		// Strip a DQS-style key label: "<KEY>.combined.mail.abusix.zone".
-		z := strings.ToLower(m[1])
-		if i := strings.Index(z, "combined.mail.abusix.zone"); i > 0 {
-			z = z[i:]
-		}
-		return z, true
+	if n != 3 || parts[0] != rep.Code/100 {
+		return enhanced{}
 	}
-	switch {
-	case barracudaRE.MatchString(t):
-		return "b.barracudacentral.org", true
-	case strings.Contains(lt, "barracuda"):
-		return "Barracuda Reputation", true
-	case strings.Contains(lt, "ipcheck.proofpoint.com") || strings.Contains(lt, "refused by proofpoint"):
-		return "Proofpoint", true
-	case strings.Contains(lt, "spamcop"):
-		return "bl.spamcop.net", true
-	case strings.Contains(lt, "mimecast") && strings.Contains(lt, "reputation"):
-		return "Mimecast Poor Reputation", true
-	}
-	if m := usingZoneRE.FindStringSubmatch(t); m != nil {
-		return strings.ToLower(strings.TrimRight(m[1], ".")), true
-	}
-	if strings.Contains(lt, "spamhaus") {
-		return "Spamhaus", true
-	}
-	if strings.Contains(lt, "abusix") {
-		return "Abusix", true
-	}
-	return "", false
+	e.ok, e.class, e.subject, e.detail, e.text = true, parts[0], parts[1], parts[2], s
+	return e
 }
 
 // Where servers put the client address: "[IP]", "[IPv6:IP]", "ip=IP",
-// "from IP", "host IP" (FACTS §4).
+// "from IP", "host IP" (Gmail, Microsoft, Sendmail and Exim EHLO replies; Postfix
+// "Client host [IP]" rejections).
 var (
 	bracketRE = regexp.MustCompile(`\[(?:IPv6:)?([0-9A-Fa-f:.]{2,45})\]`)
 	ipEqRE    = regexp.MustCompile(`(?i)\bip=\[?(?:IPv6:)?([0-9A-Fa-f:.]{2,45})`)

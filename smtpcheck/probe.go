@@ -233,12 +233,13 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 			return
 		}
 		s.echo(rep.Text)
-		st, cl, cited := Classify(StageRcpt, rep)
-		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: cl})
+		v := ClassifyCause(StageRcpt, rep, hasExt(p.Extensions, "ENHANCEDSTATUSCODES"))
+		p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: v.Class})
 		if !refused {
 			r := rep
-			p.Reply, p.Status, p.Class, p.CitedList = &r, st, cl, cited
-			refused = st != StatusAccepted
+			p.Reply, p.Status, p.Class, p.CitedList = &r, v.Status, v.Class, v.CitedList
+			p.Cause, p.CauseWhy = v.Cause, v.Why
+			refused = v.Status != StatusAccepted
 		}
 		s.decided = true
 	}
@@ -354,8 +355,7 @@ func (s *session) read(target string) (Reply, bool) {
 			return rep, false
 		}
 		s.decided = true
-		st, cl, cited := Classify(s.p.Stage, rep)
-		s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+		s.setVerdict(rep)
 		s.p.Reply = &rep
 		s.echo(rep.Text)
 		return rep, false
@@ -417,8 +417,7 @@ func (s *session) positive(rep Reply, what string) bool {
 	if rep.Code/100 == 2 {
 		return true
 	}
-	st, cl, cited := Classify(s.p.Stage, rep)
-	s.p.Status, s.p.Class, s.p.CitedList = st, cl, cited
+	st := s.setVerdict(rep)
 	r := rep
 	s.p.Reply = &r
 	if st == StatusError {

@@ -82,7 +82,7 @@ func TestProbeScripted(t *testing.T) {
 				}
 			}},
 		{name: "HELO refused too", cfg: smtptest.Config{Replies: map[string]string{"EHLO": "502 no", "HELO": "504 5.5.2 <[127.0.0.1]>: Helo command rejected: need fully-qualified hostname"}},
-			status: StatusRejected, class: ClassRejected, stage: StageEHLO, verbs: "EHLO,HELO,QUIT"},
+			status: StatusRejected, class: ClassPolicy, stage: StageEHLO, verbs: "EHLO,HELO,QUIT"},
 		{name: "STARTTLS verified", cfg: smtptest.Config{StartTLS: true}, mxHost: "mx.test",
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,STARTTLS,EHLO,MAIL,RCPT,RSET,QUIT",
 			check: func(t *testing.T, p Probe, s *smtptest.Server) {

@@ -106,6 +106,10 @@ type Probe struct {
 	// RSET or QUIT that follows has no answer in the transcript). The
 	// decided Status, Class and Reply are kept.
 	ClosedByServer bool `json:"closed_by_server,omitempty"`
+	// Cause is the finer reason of the decisive reply (see Cause); CauseWhy
+	// names the classification rule that decided it, with its source.
+	Cause    Cause  `json:"cause,omitempty"`
+	CauseWhy string `json:"cause_why,omitempty"`
 }
 
 // MX is one mail exchanger of a domain with a probe per address.

@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(st)
 	err := app.RunContext(ctx, permute(app, args))
+	if nagiosFormat(args) {
+		return nagiosExit(err, stdout)
+	}
 	var ec exitCode
 	var ue *usageError
 	var fe *failure
@@ -112,6 +115,40 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// Flag parsing errors from urfave/cli and anything unexpected.
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
 		return report.ExitUsage
+	}
+}
+
+// nagiosFormat reports whether the command line (or BLPROBE_FORMAT) asks
+// for --format nagios; it is looked at before parsing so that even a usage
+// error is answered in the plugin format.
+func nagiosFormat(args []string) bool {
+	format := os.Getenv("BLPROBE_FORMAT")
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--format="); ok {
+			format = v
+		} else if (a == "--format" || a == "-format") && i+1 < len(args) {
+			format = args[i+1]
+		}
+	}
+	return format == "nagios"
+}
+
+// nagiosExit maps the outcome of a --format nagios run to the plugin
+// return codes: the status line is written already unless the run failed
+// before reporting, which is UNKNOWN (3) with the reason as the status line
+// (the guidelines' code for invalid arguments and internal failures).
+func nagiosExit(err error, stdout io.Writer) int {
+	var ec exitCode
+	switch {
+	case err == nil:
+		return report.NagiosOK
+	case errors.As(err, &ec) && int(ec) <= report.NagiosUnknown && int(ec) >= 0:
+		return int(ec)
+	default:
+		return report.NagiosUsage(stdout, oneLine(err.Error()))
 	}
 }
 
@@ -145,7 +182,7 @@ func newApp(st *streams) *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -157,6 +194,7 @@ func newApp(st *streams) *cli.App {
 			zonesCommand(st),
 			migrateCommand(st),
 			diffCommand(st),
+			serveCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
@@ -175,6 +213,8 @@ type commonArgs struct {
 	timeout   time.Duration
 	retries   int
 	format    string
+	warning   string // Nagios ranges of --format nagios
+	critical  string
 	output    string
 	noColor   bool
 	verbose   bool
@@ -189,7 +229,9 @@ func (a *commonArgs) flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
 		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json or markdown"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json, markdown or nagios (one plugin status line, Nagios exit codes 0-3)"},
+		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Destination: &a.warning, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
+		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Destination: &a.critical, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
 		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Destination: &a.noColor, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Destination: &a.verbose, Usage: "print every result and the SMTP transcripts; log the progress of each part on stderr"},
@@ -211,6 +253,7 @@ type common struct {
 	resolvers []string
 	secrets   []string     // redacted from the log too
 	logger    *slog.Logger // nil without -v/--debug
+	nagios    report.NagiosOptions
 }
 
 // setup validates the common flags and makes the DNS client and logger.
@@ -218,8 +261,19 @@ func (a *commonArgs) setup(st *streams) (*common, error) {
 	cm := &common{st: st, format: a.format, output: a.output, verbose: a.verbose, timeout: a.timeout}
 	switch cm.format {
 	case "text", "json", "markdown":
+	case "nagios":
+		for _, f := range []struct {
+			name, value string
+			dst         **report.NagiosRange
+		}{{"warning", a.warning, &cm.nagios.Warning}, {"critical", a.critical, &cm.nagios.Critical}} {
+			r, err := report.ParseNagiosRange(f.value)
+			if err != nil {
+				return nil, usagef("--%s: %v", f.name, err)
+			}
+			*f.dst = &r
+		}
 	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown)", cm.format)
+		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios)", cm.format)
 	}
 	if a.timeout <= 0 {
 		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", a.timeout)
@@ -303,6 +357,17 @@ func (cm *common) conclude(r *report.Report, err error) error {
 // that cannot be written is a writeFailure (exit 4).
 func (cm *common) deliver(r *report.Report) error {
 	cm.dns.Close() // every query is done: release the pooled sockets
+	if cm.format == "nagios" {
+		var b strings.Builder
+		code, err := report.WriteNagios(&b, r, cm.nagios)
+		if err != nil {
+			return err
+		}
+		if err := cm.output1(b.String(), r); err != nil {
+			return err
+		}
+		return exitCode(code)
+	}
 	if err := cm.write(r); err != nil {
 		dest := "standard output"
 		if cm.output != "" {
@@ -330,11 +395,16 @@ func (cm *common) write(r *report.Report) error {
 	if err != nil {
 		return fmt.Errorf("rendering the report: %w", err)
 	}
+	return cm.output1(b.String(), r)
+}
+
+// output1 writes the rendered report to stdout or --output.
+func (cm *common) output1(s string, r *report.Report) error {
 	if cm.output == "" {
-		_, err = io.WriteString(cm.st.stdout, b.String())
+		_, err := io.WriteString(cm.st.stdout, s)
 		return err
 	}
-	if err := writeFile(cm.output, b.String()); err != nil {
+	if err := writeFile(cm.output, s); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)

@@ -46,7 +46,7 @@ func TestCheckVerdicts(t *testing.T) {
 		{name: "IP reputation too low", cfg: smtptest.Config{Rcpt: "550 your IP reputation is too low for this MX"}, ip: "127.0.0.20",
 			code: 1, verdict: report.VerdictRejected, problem: "rejected: mx.example.test [127.0.0.1] rejected at rcpt", summary: "Rejected: "},
 		{name: "553 5.1.8 sender domain not found", cfg: smtptest.Config{Rcpt: "553 5.1.8 <postmaster@mail.probe.test>: Sender address rejected: Domain not found"}, ip: "127.0.0.20",
-			code: 1, verdict: report.VerdictRejected, problem: "sender address (5.1.8", summary: "Rejected: "},
+			code: 1, verdict: report.VerdictRejected, problem: "(sender_rejected: 5.1.8", summary: "Rejected: "},
 		{name: "echoed IP mismatch", cfg: smtptest.Config{EHLO: "250-mx Hello [198.51.100.99]\n250 8BITMIME"}, ip: "127.0.0.20",
 			code: 3, verdict: report.VerdictInconclusive, problem: "saw 198.51.100.99, not 127.0.0.20", summary: "Inconclusive: "},
 		{name: "PTR SERVFAIL", ip: "127.0.0.20", setup: func(l *lab) {
