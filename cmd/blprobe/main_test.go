@@ -30,6 +30,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"dnsbl", "--frobnicate", "192.0.2.1"}, "frobnicate"},
 		{"unknown command", []string{"frob"}, "frob"},
 		{"bad resolver", []string{"dnsbl", "--resolver", "1.2.3.4:99999", "192.0.2.1"}, "resolver"},
+		{"resolver not an IPv4 address", []string{"dnsbl", "--resolver", "999.1.1.1", "192.0.2.1"}, "999.1.1.1"},
+		{"check two @ in --to", []string{"check", "--resolver", r, "--to", "a@b@example.test", "192.0.2.1"}, "a@b@example.test"},
 		{"bad concurrency", []string{"dnsbl", "--resolver", r, "--concurrency", "0", "192.0.2.1"}, "--concurrency"},
 		{"bad qps", []string{"dnsbl", "--resolver", r, "--qps", "-1", "192.0.2.1"}, "--qps"},
 		{"bad dqs key", []string{"dnsbl", "--resolver", r, "--dqs-key", "a.b", "192.0.2.1"}, "key"},

@@ -259,6 +259,10 @@ func validMailbox(s string) bool {
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " <>\r\n\t") {
 		return false
 	}
+	// RFC 5321 §4.1.2: an "@" in the local part only inside a Quoted-string.
+	if local := s[:at]; strings.Contains(local, "@") && !(strings.HasPrefix(local, `"`) && strings.HasSuffix(local, `"`)) {
+		return false
+	}
 	dom := s[at+1:]
 	if strings.HasPrefix(dom, "[") && strings.HasSuffix(dom, "]") {
 		return true

@@ -135,6 +135,11 @@ func NormalizeServer(s string) (string, error) {
 	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
 		return netip.AddrPortFrom(a, 53).String(), nil
 	}
+	if h, _, err := net.SplitHostPort(s); (err == nil && dottedNumbers(h) && !isAddr(h)) || dottedNumbers(s) {
+		// 999.1.1.1 is a mistyped address, never a host name to look up
+		// (RFC 1123 §2.1: a host name is never all-numeric dotted quads).
+		return "", fmt.Errorf("invalid resolver %q: not an IPv4 address (want HOST[:PORT])", s)
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		if strings.ContainsAny(s, " /@") {
@@ -150,6 +155,17 @@ func NormalizeServer(s string) (string, error) {
 		return "", fmt.Errorf("invalid resolver %q: bad port %q (want HOST[:PORT])", s, port)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func isAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// dottedNumbers reports whether s has the shape of an IPv4 address: digits
+// and dots only, with a dot.
+func dottedNumbers(s string) bool {
+	return s != "" && strings.Contains(s, ".") && strings.Trim(s, "0123456789.") == ""
 }
 
 // SystemServers reads the nameservers from a resolv.conf file
