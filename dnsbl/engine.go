@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/miekg/dns"
@@ -148,6 +149,8 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 		return nil, fmt.Errorf("zone %q: %w", z.Zone, err)
 	}
 	switch {
+	case z.Local != nil:
+		// Local list data: no DNS, no key needed.
 	case z.DQS != "" && c.key != "":
 		// FACTS §2: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
 		dqs := normZone(z.DQS)
@@ -256,6 +259,9 @@ func (c *Checker) Run(ctx context.Context, plan *Plan) *Run {
 			case z.health.Health != HealthHealthy:
 				r.Status, r.ErrorKind, r.Error = StatusError, z.errKind, z.errText
 				progress()
+			case z.z.Local != nil:
+				c.lookupLocal(z, r, a, host) // a map lookup: no goroutine
+				progress()
 			default:
 				g.Go(func() error {
 					c.lookupPair(ctx, z, r, a, host)
@@ -351,6 +357,10 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 const maxReason = 512
 
 func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.Addr, host string) {
+	if z.z.Local != nil {
+		c.lookupLocal(z, r, a, host)
+		return
+	}
 	var name string
 	if host != "" {
 		name = DomainQueryName(host, z.query) + "."
@@ -379,14 +389,48 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 	if err != nil || tresp.Rcode != dns.RcodeSuccess {
 		return
 	}
+	var texts []string
+	for _, rr := range tresp.Answer {
+		if t, ok := rr.(*dns.TXT); ok {
+			texts = append(texts, txtText(t.Txt))
+		}
+	}
+	r.Reason = c.reason(texts)
+}
+
+// localAnswer looks a unit up in the zone's local data and decodes it as
+// the same answer from DNS would be: NXDOMAIN when not listed, else NOERROR
+// with the entry's A record.
+func (z *zoneRT) localAnswer(a netip.Addr, host string) (outcome, zonefile.Answer) {
+	var ans zonefile.Answer
+	var ok bool
+	if host != "" {
+		ans, ok = z.z.Local.LookupName(host)
+	} else {
+		ans, ok = z.z.Local.Lookup(a)
+	}
+	if !ok {
+		return z.decodeAddrs(dns.RcodeNameError, nil), ans
+	}
+	return z.decodeAddrs(dns.RcodeSuccess, []netip.Addr{ans.A}), ans
+}
+
+// lookupLocal fills r from the zone's local data (no DNS, RTT 0).
+func (c *Checker) lookupLocal(z *zoneRT, r *Result, a netip.Addr, host string) {
+	o, ans := z.localAnswer(a, host)
+	r.Status, r.ErrorKind, r.Error = o.status, o.kind, c.scrub(o.err)
+	r.Codes, r.Meanings = o.codes, o.meanings
+	if o.status == StatusListed && ans.HasTXT {
+		r.Reason = c.reason([]string{ans.TXT})
+	}
+}
+
+// reason joins TXT texts into a result's reason: at most maxReason bytes,
+// control characters removed, DQS key redacted.
+func (c *Checker) reason(texts []string) string {
 	var parts []string
 	size := 0
-	for _, rr := range tresp.Answer {
-		t, ok := rr.(*dns.TXT)
-		if !ok {
-			continue
-		}
-		s := txtText(t.Txt)
+	for _, s := range texts {
 		if size+len(s) > maxReason {
 			s = s[:maxReason-size]
 		}
@@ -396,7 +440,7 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 			break
 		}
 	}
-	r.Reason = c.scrub(strings.ToValidUTF8(textsafe.Clean(strings.Join(parts, "; ")), ""))
+	return c.scrub(strings.ToValidUTF8(textsafe.Clean(strings.Join(parts, "; ")), ""))
 }
 
 // CheckHealth tests the RFC 5782 §5 entries of zones (both address
@@ -560,18 +604,28 @@ func (c *Checker) runTest(ctx context.Context, z *zoneRT, te testEntry) testResu
 	if te.positive {
 		tr.ev.Expect = "listed"
 	}
-	resp, _, err := c.exchange(ctx, z, te.name, dns.TypeA)
-	if err != nil {
-		kind, ok := failure(ctx, err)
-		if !ok {
-			tr.notDone = true
+	var o outcome
+	if z.z.Local != nil {
+		a, _ := netip.ParseAddr(te.label)
+		host := ""
+		if !a.IsValid() {
+			host = te.label
+		}
+		o, _ = z.localAnswer(a, host)
+	} else {
+		resp, _, err := c.exchange(ctx, z, te.name, dns.TypeA)
+		if err != nil {
+			kind, ok := failure(ctx, err)
+			if !ok {
+				tr.notDone = true
+				return tr
+			}
+			tr.ev.Error = c.scrub(textsafe.Clean(err.Error()))
+			tr.fail, tr.failKind = fmt.Sprintf("test entry %s: %s", te.label, tr.ev.Error), kind
 			return tr
 		}
-		tr.ev.Error = c.scrub(textsafe.Clean(err.Error()))
-		tr.fail, tr.failKind = fmt.Sprintf("test entry %s: %s", te.label, tr.ev.Error), kind
-		return tr
+		o = z.decode(resp)
 	}
-	o := z.decode(resp)
 	tr.ev.Rcode, tr.ev.Codes = o.rcode, o.codes
 	codes := strings.Join(o.codes, ", ")
 	switch o.status {

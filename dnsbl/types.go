@@ -1,5 +1,7 @@
 package dnsbl
 
+import "github.com/blprobe/blprobe/dnsbl/zonefile"
+
 // Status is the outcome of one (address, zone) lookup.
 type Status string
 
@@ -117,4 +119,11 @@ type Zone struct {
 	// TestName replaces "test" as the positive RFC 5782 §5 test entry of a
 	// domain zone (Spamhaus DBL uses "dbltest.com").
 	TestName string `json:"test_name,omitempty"`
+	// DailyLimit is the published free-use limit in queries per day (0:
+	// none known); a run that would exceed it without a key (DQS) or
+	// explicit permission is refused.
+	DailyLimit int `json:"daily_limit,omitempty"`
+	// Local, when set, answers for the zone from local list data (an
+	// rbldnsd data file, --zone-file) instead of DNS.
+	Local *zonefile.Data `json:"-"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -19,6 +20,7 @@ func dnsblFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
 		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
@@ -118,7 +120,17 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		}
 		names = append(names, z)
 	}
+	files, err := loadZoneFiles(c.StringSlice("zone-file"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		names = append(names, f.zone) // with only --zone-file, only those zones
+	}
 	zones := dnsbl.Select(cat, names)
+	if err := attachZoneFiles(cat, zones, files); err != nil {
+		return nil, err
+	}
 	if len(zones) == 0 {
 		return nil, usagef("no zone selected: the catalogue has no default zone; give --zone")
 	}
@@ -159,4 +171,67 @@ func planError(err error) error {
 		return &usageError{err}
 	}
 	return &failure{err}
+}
+
+// zoneFile is one --zone-file ZONE=[TYPE:]PATH.
+type zoneFile struct {
+	zone string
+	data *zonefile.Data
+}
+
+func loadZoneFiles(specs []string) ([]zoneFile, error) {
+	var out []zoneFile
+	for _, spec := range specs {
+		zone, path, ok := strings.Cut(spec, "=")
+		zone = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(zone)), ".")
+		if !ok || path == "" || !validDomain(zone) {
+			return nil, usagef("invalid --zone-file %q (want ZONE=[TYPE:]PATH such as zen.example=ip4set:/srv/zen.txt)", spec)
+		}
+		var format zonefile.Format
+		if t, p, ok := strings.Cut(path, ":"); ok {
+			f, err := zonefile.ParseFormat(t)
+			if err != nil {
+				return nil, usagef("invalid --zone-file %q: %v", spec, err)
+			}
+			format, path = f, p
+		}
+		d, err := zonefile.Load(path, format)
+		if err != nil {
+			return nil, usagef("invalid --zone-file %s: %v", zone, err)
+		}
+		out = append(out, zoneFile{zone: zone, data: d})
+	}
+	return out, nil
+}
+
+// attachZoneFiles gives the selected zones their local data. A zone not in
+// the catalogue takes its kind from the file; a catalogue zone must be of a
+// kind the file can answer.
+func attachZoneFiles(cat, zones []dnsbl.Zone, files []zoneFile) error {
+	known := map[string]bool{}
+	for _, z := range cat {
+		known[z.Zone] = true
+	}
+	for _, f := range files {
+		kind := dnsbl.KindIP4
+		switch f.data.Format() {
+		case zonefile.IP6Trie, zonefile.IP6TSet:
+			kind = dnsbl.KindIP6
+		case zonefile.DNSet:
+			kind = dnsbl.KindDomain
+		}
+		for i := range zones {
+			z := &zones[i]
+			if z.Zone != f.zone {
+				continue
+			}
+			if !known[z.Zone] {
+				z.Kind = kind
+			} else if z.Kind != kind && !(z.Kind == dnsbl.KindIP46 && kind != dnsbl.KindDomain) {
+				return usagef("invalid --zone-file %s: a %s file cannot answer for a %s zone", f.zone, f.data.Format(), z.Kind)
+			}
+			z.Local = f.data
+		}
+	}
+	return nil
 }
