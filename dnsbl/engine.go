@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -129,6 +130,7 @@ type zoneRT struct {
 	health  ZoneHealth
 	errKind ErrorKind // error kind of results when not healthy
 	errText string
+	errRef  uint32 // errText in the run's ResultSet (0: not stored yet)
 }
 
 func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
@@ -169,16 +171,39 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 // Run is the outcome of a run: the health of every zone used and one result
 // per (address or domain, zone) pair, in address order then zone order.
 type Run struct {
-	Zones       []ZoneHealth
+	Zones []ZoneHealth
+	// Results holds every result (Checker.Run); nil from Checker.RunSet,
+	// whose results are in Set.
 	Results     []Result
-	Interrupted bool // the context ended before every lookup finished
+	Set         *ResultSet // the compact results of the run
+	Interrupted bool       // the context ended before every lookup finished
 }
 
 // Run checks the health of every zone the plan uses (once), then queries
 // every pair on healthy zones. Pairs on unhealthy or unknown zones get an
 // error result without a query; pairs not finished when ctx ends get
-// StatusNotDone. Every pair appears exactly once.
+// StatusNotDone. Every pair appears exactly once. Run materialises every
+// result; RunSet keeps them compact.
 func (c *Checker) Run(ctx context.Context, plan *Plan) *Run {
+	run := c.RunSet(ctx, plan, nil)
+	run.Results = run.Set.All()
+	return run
+}
+
+// job is one pair to query.
+type job struct {
+	idx  int
+	s    *source
+	a    netip.Addr
+	host string
+	z    *zoneRT
+}
+
+// RunSet is Run with compact results (Run.Set; Run.Results stays nil):
+// memory grows by about 12 bytes per clean pair. onResult, if not nil, is
+// called with every result as it completes (in completion order, one call
+// at a time); the *Result is only valid during the call.
+func (c *Checker) RunSet(ctx context.Context, plan *Plan, onResult func(*Result)) *Run {
 	run := &Run{}
 	zones := make([]*zoneRT, len(plan.zones))
 	for i, z := range plan.zones {
@@ -218,63 +243,86 @@ func (c *Checker) Run(ctx context.Context, plan *Plan) *Run {
 		}
 	}
 
+	set := newResultSet(c, plan, zones)
+	run.Set = set
 	total := plan.pairs
-	run.Results = make([]Result, total)
 	var done atomic.Int64
-	progress := func() {
+	var emitMu sync.Mutex
+	// finish records a finished pair and reports it.
+	finish := func(j *job, r *Result) {
+		set.set(j.idx, r)
 		d := done.Add(1)
 		if c.opts.Progress != nil {
 			c.opts.Progress(int(d), total)
 		}
-	}
-	var g errgroup.Group
-	g.SetLimit(c.opts.Concurrency)
-	i := 0
-	plan.walk(func(s *source, a netip.Addr, host string) bool {
-		zl, ip := plan.z6, ""
-		switch {
-		case host != "":
-			zl, ip = plan.zd, host
-		case a.Is4():
-			zl, ip = plan.z4, a.String()
-		default:
-			ip = a.String()
+		if onResult != nil {
+			set.ident(r, j.s, j.a, j.host, j.z)
+			emitMu.Lock()
+			onResult(r)
+			emitMu.Unlock()
 		}
-		for _, zi := range zl {
-			if i >= len(run.Results) {
+	}
+	// A fixed pool of workers: no goroutine (and stack growth) per pair.
+	jobs := make(chan job, c.opts.Concurrency)
+	var wg sync.WaitGroup
+	workers := min(c.opts.Concurrency, max(total, 1))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r Result
+			for j := range jobs {
+				r = Result{Status: StatusNotDone}
+				if ctx.Err() == nil {
+					c.lookupPair(ctx, j.z, &r, j.a, j.host)
+				}
+				finish(&j, &r)
+			}
+		}()
+	}
+	i := 0
+	var r Result
+	plan.walk(func(s *source, a netip.Addr, host string) bool {
+		for _, zi := range plan.zonesFor(a, host) {
+			if i >= total {
 				return false // cannot happen: Plan counted these pairs
 			}
-			r := &run.Results[i]
+			j := job{idx: i, s: s, a: a, host: host, z: zones[zi]}
 			i++
-			z := zones[zi]
-			r.Target, r.IP, r.Zone, r.Status = c.scrub(s.input), ip, z.display, StatusNotDone
-			if host != "" {
-				r.Query = DomainQueryName(host, z.display)
-			} else {
-				r.Query = QueryName(a, z.display)
-			}
-			switch {
+			r = Result{Status: StatusNotDone}
+			switch z := j.z; {
 			case z.health.Health == HealthNotDone || ctx.Err() != nil:
-				progress()
+				finish(&j, &r)
 			case z.health.Health != HealthHealthy:
-				r.Status, r.ErrorKind, r.Error = StatusError, z.errKind, z.errText
-				progress()
+				r.Status, r.ErrorKind = StatusError, z.errKind
+				if z.errRef == 0 {
+					z.errRef = set.addExtra(extra{err: z.errText})
+				}
+				set.recs[j.idx] = pairRec{status: statusIndex(StatusError), kind: kindIndex(z.errKind), extra: z.errRef}
+				r.Error = z.errText
+				d := done.Add(1)
+				if c.opts.Progress != nil {
+					c.opts.Progress(int(d), total)
+				}
+				if onResult != nil {
+					set.ident(&r, j.s, j.a, j.host, j.z)
+					emitMu.Lock()
+					onResult(&r)
+					emitMu.Unlock()
+				}
 			case z.z.Local != nil:
-				c.lookupLocal(z, r, a, host) // a map lookup: no goroutine
-				progress()
+				c.lookupLocal(z, &r, a, host) // a map lookup: no goroutine
+				finish(&j, &r)
 			default:
-				g.Go(func() error {
-					c.lookupPair(ctx, z, r, a, host)
-					progress()
-					return nil
-				})
+				jobs <- j
 			}
 		}
 		return true
 	})
-	g.Wait()
-	for k := range run.Results {
-		if run.Results[k].Status == StatusNotDone {
+	close(jobs)
+	wg.Wait()
+	for k := range set.recs {
+		if set.recs[k].status == 0 {
 			run.Interrupted = true
 			break
 		}

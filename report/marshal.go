@@ -85,7 +85,8 @@ func normalize(r *Report) *Report {
 		n.Egress = &e
 	}
 	if n.DNSBL != nil {
-		d := DNSBL{Zones: make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones)), Results: n.DNSBL.Results}
+		results, omitted := n.DNSBL.selected()
+		d := DNSBL{Zones: make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones)), Results: results, Omitted: omitted, Only: n.DNSBL.Only}
 		for i, z := range n.DNSBL.Zones {
 			if z.Evidence == nil {
 				z.Evidence = []dnsbl.Evidence{}

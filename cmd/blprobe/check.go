@@ -127,7 +127,7 @@ func runCheck(c *cli.Context, cm *common) error {
 		return err
 	}
 	run := dc.checker.Run(ctx, plan)
-	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Only: dc.only}
 	checked := checkedAddrs(given, run.Results)
 
 	// 3. Reverse DNS and HELO readiness.

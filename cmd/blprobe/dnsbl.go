@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -20,6 +21,7 @@ func dnsblFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
 		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
 		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
 	}
@@ -63,8 +65,17 @@ func dnsblCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args, dc.key)
-			run := dc.checker.Run(c.Context, plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results}
+			var onResult func(*dnsbl.Result)
+			if cm.format == "jsonl" {
+				if err := cm.startJSONL(r, dc.only); err != nil {
+					return err
+				}
+				onResult = cm.jsonl.Result
+			}
+			// Compact results: memory does not grow with clean answers; the
+			// renderers iterate the set (All), the verdict reads the rest.
+			run := dc.checker.RunSet(c.Context, plan, onResult)
+			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: notClean(run.Set), All: run.Set, Only: dc.only}
 			return cm.finish(c.Context, r, nil)
 		},
 	}
@@ -76,6 +87,38 @@ type dnsblRun struct {
 	zones   []dnsbl.Zone
 	checker *dnsbl.Checker
 	key     string
+	only    []dnsbl.Status // --only
+}
+
+// notClean materialises the results that are not clean.
+func notClean(set *dnsbl.ResultSet) []dnsbl.Result {
+	var out []dnsbl.Result
+	set.Each(func(r *dnsbl.Result) bool {
+		if r.Status != dnsbl.StatusClean {
+			out = append(out, *r)
+		}
+		return true
+	})
+	return out
+}
+
+// parseOnly reads --only (statuses, comma-separated or repeated).
+func parseOnly(vals []string) ([]dnsbl.Status, error) {
+	var out []dnsbl.Status
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			s := dnsbl.Status(strings.TrimSpace(strings.ToLower(f)))
+			switch s {
+			case dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone:
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			default:
+				return nil, usagef("invalid --only %q (accepted: listed, clean, allowed, error, not_done, comma-separated)", f)
+			}
+		}
+	}
+	return out, nil
 }
 
 func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
@@ -146,7 +189,11 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
+	only, err := parseOnly(c.StringSlice("only"))
+	if err != nil {
+		return nil, err
+	}
+	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key, only: only}, nil
 }
 
 // checkPairs refuses a run in which no selected zone applies to any target

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/blprobe/blprobe/report"
 )
 
 // blprobeRun runs blprobe with args and returns stdout, stderr and the exit code.
@@ -87,5 +89,74 @@ func TestZoneFileErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// TestJSONLines: --format jsonl writes a run line, one line per result and
+// a summary line, all valid against the schema fragments; --only filters.
+func TestJSONLines(t *testing.T) {
+	l := newLab(t)
+	for _, tc := range []struct {
+		only  []string
+		lines int // result lines
+	}{{nil, 16}, {[]string{"--only", "listed"}, 1}, {[]string{"--only", "listed,clean"}, 16}} {
+		args := append([]string{"dnsbl", "--resolver", l.resolver(), "--zone", "zen.test", "--zone", "clean.test", "--format", "jsonl"}, tc.only...)
+		res := runCLI(t, "", append(args, "192.0.2.8/29")...)
+		if res.code != 1 {
+			t.Fatalf("%v: exit %d, stderr %s", tc.only, res.code, res.stderr)
+		}
+		if err := report.ValidateJSONL([]byte(res.stdout)); err != nil {
+			t.Fatalf("%v: %v\n%s", tc.only, err, res.stdout)
+		}
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		if len(lines)-2 != tc.lines {
+			t.Errorf("%v: %d result lines, want %d:\n%s", tc.only, len(lines)-2, tc.lines, res.stdout)
+		}
+		var sum struct {
+			Verdict string
+			Counts  map[string]int
+			Omitted map[string]map[string]int
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Verdict != "listed" || sum.Counts["listed"] != 1 || sum.Counts["clean"] != 15 {
+			t.Errorf("%v: summary %+v", tc.only, sum)
+		}
+		if len(tc.only) > 0 && tc.lines == 1 && (sum.Omitted["zen.test"]["clean"] != 7 || sum.Omitted["clean.test"]["clean"] != 8) {
+			t.Errorf("%v: omitted %+v", tc.only, sum.Omitted)
+		}
+	}
+	// jsonl is for dnsbl only.
+	if res := runCLI(t, "", "check", "--resolver", l.resolver(), "--format", "jsonl", "192.0.2.1"); res.code != 2 || !strings.Contains(res.stderr, "jsonl") {
+		t.Errorf("check --format jsonl: exit %d, %s", res.code, res.stderr)
+	}
+}
+
+// TestOnly: --only filters the results of every format; the verdict still
+// covers every result.
+func TestOnly(t *testing.T) {
+	l := newLab(t)
+	base := []string{"dnsbl", "--resolver", l.resolver(), "--zone", "zen.test", "--zone", "clean.test", "--only", "clean"}
+	rep, res := jsonReport(t, append(base, "192.0.2.8/30", "192.0.2.10")...)
+	if res.code != 1 || rep.Verdict != report.VerdictListed {
+		t.Fatalf("exit %d verdict %s: --only must not change the verdict", res.code, rep.Verdict)
+	}
+	for _, r := range rep.DNSBL.Results {
+		if r.Status != "clean" {
+			t.Errorf("result %+v written despite --only clean", r)
+		}
+	}
+	if len(rep.DNSBL.Results) != 7 || rep.DNSBL.Omitted["zen.test"]["listed"] != 1 || len(rep.DNSBL.Only) != 1 {
+		t.Errorf("%d results, omitted %v, only %v", len(rep.DNSBL.Results), rep.DNSBL.Omitted, rep.DNSBL.Only)
+	}
+	for _, format := range []string{"text", "markdown"} {
+		res := runCLI(t, "", append(base, "--format", format, "-v", "192.0.2.8/30")...)
+		if !strings.Contains(res.stdout, "not shown (--only clean): 1 listed") || strings.Contains(res.stdout, "Listed in zen.test") {
+			t.Errorf("%s: --only not applied:\n%s", format, res.stdout)
+		}
+	}
+	if res := runCLI(t, "", append(base[:len(base)-1], "bogus", "192.0.2.1")...); res.code != 2 || !strings.Contains(res.stderr, "--only") {
+		t.Errorf("--only bogus: exit %d %s", res.code, res.stderr)
 	}
 }
