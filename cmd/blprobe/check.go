@@ -126,6 +126,9 @@ func runCheck(c *cli.Context, cm *common) error {
 	if err := checkPairs(plan); err != nil {
 		return err
 	}
+	if err := dc.checkLimits(plan); err != nil {
+		return err
+	}
 	run := dc.checker.Run(ctx, plan)
 	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Only: dc.only}
 	checked := checkedAddrs(given, run.Results)

@@ -21,6 +21,7 @@ func dnsblFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
 		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.BoolFlag{Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
 		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
 		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
@@ -64,6 +65,9 @@ func dnsblCommand(st *streams) *cli.Command {
 			if err := checkPairs(plan); err != nil {
 				return err
 			}
+			if err := dc.checkLimits(plan); err != nil {
+				return err
+			}
 			r := cm.newReport(st.args, dc.key)
 			var onResult func(*dnsbl.Result)
 			if cm.format == "jsonl" {
@@ -88,6 +92,19 @@ type dnsblRun struct {
 	checker *dnsbl.Checker
 	key     string
 	only    []dnsbl.Status // --only
+	permit  bool           // --i-have-permission
+}
+
+// checkLimits refuses (exit 2) a plan over a zone's free daily limit unless
+// --i-have-permission is given.
+func (dc *dnsblRun) checkLimits(plan *dnsbl.Plan) error {
+	if dc.permit {
+		return nil
+	}
+	if err := plan.CheckDailyLimits(); err != nil {
+		return &usageError{err}
+	}
+	return nil
 }
 
 // notClean materialises the results that are not clean.
@@ -193,7 +210,7 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key, only: only}, nil
+	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key, only: only, permit: c.Bool("i-have-permission")}, nil
 }
 
 // checkPairs refuses a run in which no selected zone applies to any target

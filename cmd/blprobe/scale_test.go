@@ -160,3 +160,42 @@ func TestOnly(t *testing.T) {
 		t.Errorf("--only bogus: exit %d %s", res.code, res.stderr)
 	}
 }
+
+// TestDailyLimitRefusal: a plan over a zone's free daily limit is refused
+// with exit 2 naming the zone and the numbers, before any query;
+// --i-have-permission runs it.
+func TestDailyLimitRefusal(t *testing.T) {
+	l := newLab(t)
+	cat := filepath.Join(t.TempDir(), "cat.json")
+	data := `[{"zone": "zen.test", "kind": "ip4", "type": "block", "daily_limit": 10, "default": true}]`
+	if err := os.WriteFile(cat, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := l.dns.Queries.Load()
+	for _, cmd := range []string{"dnsbl", "check"} {
+		target := "192.0.2.0/29" // 8 addresses + 2 test queries: at the limit
+		if cmd == "dnsbl" {
+			target = "192.0.2.0/28" // 16 + 2 = 18 queries
+		}
+		res := runCLI(t, "", cmd, "--resolver", l.resolver(), "--catalog", cat, target)
+		if cmd == "check" {
+			// check takes one address: 1 + 2 queries, under the limit.
+			res = runCLI(t, "", cmd, "--resolver", l.resolver(), "--catalog", cat, "--max-addresses", "16", "192.0.2.1")
+			if res.code == 2 {
+				t.Errorf("check under the limit refused: %s", res.stderr)
+			}
+			continue
+		}
+		if res.code != 2 || !strings.Contains(res.stderr, "zen.test needs 18 queries, more than its free limit of 10 queries a day") ||
+			!strings.Contains(res.stderr, "--i-have-permission") {
+			t.Errorf("%s: exit %d, stderr %q", cmd, res.code, res.stderr)
+		}
+		if n := l.dns.Queries.Load(); n != before {
+			t.Errorf("%s: %d queries sent before refusing", cmd, n-before)
+		}
+	}
+	res := runCLI(t, "", "dnsbl", "--resolver", l.resolver(), "--catalog", cat, "--i-have-permission", "192.0.2.0/28")
+	if res.code != 1 { // 192.0.2.10 is listed in the lab
+		t.Errorf("--i-have-permission: exit %d, stderr %s", res.code, res.stderr)
+	}
+}
