@@ -11,6 +11,7 @@ import (
 
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/dnsbl/zonefile"
+	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -195,8 +196,14 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		return nil, usagef("no zone selected: the catalogue has no default zone; give --zone")
 	}
 	key := c.String("dqs-key")
+	// Bulk lookups share a few UDP sockets per server (dnsmux); TCP for
+	// truncated answers and everything else go through cm.dns.
+	mux, err := dnsmux.New(cm.dns)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     cm.dns,
+		Resolver:     mux,
 		Concurrency:  c.Int("concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
