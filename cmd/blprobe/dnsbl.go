@@ -198,12 +198,13 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	key := c.String("dqs-key")
 	// Bulk lookups share a few UDP sockets per server (dnsmux); TCP for
 	// truncated answers and everything else go through cm.dns.
-	mux, err := dnsmux.New(cm.dns)
-	if err != nil {
-		return nil, usagef("%v", err)
+	// A resolver given by host name keeps the plain client.
+	var resolver dnsbl.Exchanger = cm.dns
+	if mux, err := dnsmux.New(cm.dns); err == nil {
+		resolver = mux
 	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     mux,
+		Resolver:     resolver,
 		Concurrency:  c.Int("concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
