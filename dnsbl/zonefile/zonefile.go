@@ -312,7 +312,7 @@ func parseAValue(s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("A value %q: want an IPv4 address such as 127.0.0.2 or its last octet", s)
+		return netip.Addr{}, fmt.Errorf("the A value %q: want an IPv4 address such as 127.0.0.2 or its last octet", s)
 	}
 	return a, nil
 }
