@@ -1,9 +1,10 @@
 // Package dnsmux is a multiplexed UDP DNS transport for bulk lookups such as
 // DNSBL range scans: the queries in flight share a few sockets per server,
 // answers are matched to queries by ID and question, and a reader per
-// socket takes answers in batches (recvmmsg on Linux). A scan then costs one
-// system call per query sent and about one per batch of answers, instead of
-// a socket per query and a read that first finds nothing (EAGAIN) and parks.
+// socket sends queries and takes answers in batches (sendmmsg and recvmmsg
+// on Linux). A scan then costs about one system call per batch of queries
+// and one per batch of answers, instead of a write per query and a read
+// that first finds nothing (EAGAIN) and parks.
 //
 // Each socket serves at most MaxUses queries before a new one (a new random
 // source port) replaces it, and every answer must match a pending query's ID
@@ -21,6 +22,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -90,6 +92,60 @@ type sock struct {
 	uses    int
 	retired bool // no new queries; closed when the last pending one ends
 	closed  bool
+	done    chan struct{} // closed with the socket: ends the writer
+
+	wmu   sync.Mutex
+	wq    [][]byte      // queries waiting for the writer
+	wkick chan struct{} // wakes the writer (capacity 1)
+}
+
+// send queues a packed query; the writer sends the queue in batches
+// (sendmmsg on Linux), one system call for many queries.
+func (s *sock) send(b []byte) {
+	s.wmu.Lock()
+	s.wq = append(s.wq, b)
+	s.wmu.Unlock()
+	select {
+	case s.wkick <- struct{}{}:
+	default:
+	}
+}
+
+// write sends queued queries until the socket is closed.
+func (s *sock) write(v4 bool) {
+	var writeBatch func([]ipv4.Message, int) (int, error)
+	if v4 {
+		writeBatch = ipv4.NewPacketConn(s.conn).WriteBatch
+	} else {
+		p := ipv6.NewPacketConn(s.conn)
+		writeBatch = func(ms []ipv4.Message, f int) (int, error) { return p.WriteBatch(ms, f) }
+	}
+	msgs := make([]ipv4.Message, batch)
+	var q [][]byte
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.wkick:
+		}
+		s.wmu.Lock()
+		q, s.wq = s.wq, q[:0]
+		s.wmu.Unlock()
+		for len(q) > 0 {
+			n := min(len(q), batch)
+			for i := range n {
+				msgs[i].Buffers = [][]byte{q[i]}
+			}
+			sent, err := writeBatch(msgs[:n], 0)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				sent = max(sent, 1) // drop the packet the kernel refused: its query times out
+			}
+			q = q[sent:]
+		}
+	}
 }
 
 type call struct {
@@ -155,9 +211,7 @@ func (c *Client) once(ctx context.Context, ap netip.AddrPort, m *dns.Msg) (*dns.
 	if err != nil {
 		return nil, fmt.Errorf("packing query: %w", err)
 	}
-	if _, err := s.conn.Write(buf); err != nil {
-		return nil, err
-	}
+	s.send(buf)
 	t := time.NewTimer(c.timeout)
 	defer t.Stop()
 	select {
@@ -197,9 +251,10 @@ func (c *Client) register(ap netip.AddrPort, q dns.Question) (*sock, uint16, *ca
 			return nil, 0, nil, err
 		}
 		_ = conn.SetReadBuffer(1 << 20)
-		s = &sock{conn: conn, pending: map[uint16]*call{}}
+		s = &sock{conn: conn, pending: map[uint16]*call{}, done: make(chan struct{}), wkick: make(chan struct{}, 1)}
 		c.socks[ap] = append(c.socks[ap], s)
 		go s.read(ap.Addr().Is4())
+		go s.write(ap.Addr().Is4())
 		s.mu.Lock()
 	}
 	defer s.mu.Unlock()
@@ -226,6 +281,7 @@ func (c *Client) unregister(s *sock, id uint16) {
 	done := len(s.pending) == 0 && !s.closed
 	if done {
 		s.retired, s.closed = true, true
+		close(s.done)
 	}
 	s.mu.Unlock()
 	if done {
@@ -252,13 +308,27 @@ func (s *sock) read(v4 bool) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// e.g. ICMP port unreachable on a connected socket: the
-			// query times out. Never spin on a persistent error.
-			time.Sleep(time.Millisecond)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				s.fail(err) // ICMP port unreachable: nothing listens there
+				continue
+			}
+			time.Sleep(time.Millisecond) // never spin on a persistent error
 			continue
 		}
 		for _, msg := range msgs[:n] {
 			s.deliver(msg.Buffers[0][:msg.N])
+		}
+	}
+}
+
+// fail ends every pending query with err.
+func (s *sock) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cl := range s.pending {
+		select {
+		case cl.ch <- answer{err: err}:
+		default:
 		}
 	}
 }
@@ -308,6 +378,7 @@ func (c *Client) Close() {
 			s.mu.Lock()
 			if !s.closed {
 				s.retired, s.closed = true, true
+				close(s.done)
 				s.conn.Close()
 			}
 			s.mu.Unlock()

@@ -168,3 +168,27 @@ func TestTruncatedUsesFallback(t *testing.T) {
 		t.Fatalf("%v %v", resp, err)
 	}
 }
+
+// TestRefused: nothing listening (ICMP port unreachable) fails the query at
+// once, as a network error rather than a timeout.
+func TestRefused(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	dc, _ := dnsclient.New([]string{addr}, 2*time.Second, 0)
+	c, err := New(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Exchange(context.Background(), query("x.example", dns.TypeA))
+	if err == nil || dnsclient.IsTimeout(err) {
+		t.Fatalf("error %v, want connection refused", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v: the refusal was not noticed", d)
+	}
+}
