@@ -1,8 +1,8 @@
 // Package dnsmux is a multiplexed UDP DNS transport for bulk lookups such as
 // DNSBL range scans: the queries in flight share a few sockets per server,
 // answers are matched to queries by ID and question, and a reader per
-// socket sends queries and takes answers in batches (sendmmsg and recvmmsg
-// on Linux). A scan then costs about one system call per batch of queries
+// socket takes answers in batches (recvmmsg on Linux) and concurrent senders
+// combine their queries into batches (sendmmsg). A scan then costs about one system call per batch of queries
 // and one per batch of answers, instead of a write per query and a read
 // that first finds nothing (EAGAIN) and parks.
 //
@@ -92,60 +92,60 @@ type sock struct {
 	uses    int
 	retired bool // no new queries; closed when the last pending one ends
 	closed  bool
-	done    chan struct{} // closed with the socket: ends the writer
 
-	wmu   sync.Mutex
-	wq    [][]byte      // queries waiting for the writer
-	wkick chan struct{} // wakes the writer (capacity 1)
+	wmu      sync.Mutex
+	wq       [][]byte // queries waiting to be sent
+	writing  bool     // a sender is draining wq
+	writeAll func([]ipv4.Message, int) (int, error)
+	msgs     []ipv4.Message
 }
 
-// send queues a packed query; the writer sends the queue in batches
-// (sendmmsg on Linux), one system call for many queries.
+// send sends a packed query. Whoever finds no send in progress sends the
+// whole queue, including queries queued meanwhile by others, in batches
+// (sendmmsg on Linux): one system call for many queries under load, no
+// extra goroutine or wake-up when queries are few.
 func (s *sock) send(b []byte) {
 	s.wmu.Lock()
 	s.wq = append(s.wq, b)
-	s.wmu.Unlock()
-	select {
-	case s.wkick <- struct{}{}:
-	default:
+	if s.writing {
+		s.wmu.Unlock()
+		return
 	}
-}
-
-// write sends queued queries until the socket is closed.
-func (s *sock) write(v4 bool) {
-	var writeBatch func([]ipv4.Message, int) (int, error)
-	if v4 {
-		writeBatch = ipv4.NewPacketConn(s.conn).WriteBatch
-	} else {
-		p := ipv6.NewPacketConn(s.conn)
-		writeBatch = func(ms []ipv4.Message, f int) (int, error) { return p.WriteBatch(ms, f) }
-	}
-	msgs := make([]ipv4.Message, batch)
-	var q [][]byte
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-s.wkick:
-		}
-		s.wmu.Lock()
-		q, s.wq = s.wq, q[:0]
+	s.writing = true
+	for len(s.wq) > 0 {
+		q := s.wq
+		s.wq = nil
 		s.wmu.Unlock()
 		for len(q) > 0 {
 			n := min(len(q), batch)
 			for i := range n {
-				msgs[i].Buffers = [][]byte{q[i]}
+				s.msgs[i].Buffers = [][]byte{q[i]}
 			}
-			sent, err := writeBatch(msgs[:n], 0)
+			sent, err := s.writeAll(s.msgs[:n], 0)
 			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					s.fail(err) // an earlier packet met a closed port
 				}
-				sent = max(sent, 1) // drop the packet the kernel refused: its query times out
+				sent = max(sent, 1) // a refused packet is dropped: its query fails or times out
 			}
 			q = q[sent:]
 		}
+		s.wmu.Lock()
 	}
+	s.writing = false
+	s.wmu.Unlock()
+}
+
+// newSock wraps a UDP socket connected to a server.
+func newSock(conn *net.UDPConn, v4 bool) *sock {
+	s := &sock{conn: conn, pending: map[uint16]*call{}, msgs: make([]ipv4.Message, batch)}
+	if v4 {
+		s.writeAll = ipv4.NewPacketConn(conn).WriteBatch
+	} else {
+		p := ipv6.NewPacketConn(conn)
+		s.writeAll = func(ms []ipv4.Message, f int) (int, error) { return p.WriteBatch(ms, f) }
+	}
+	return s
 }
 
 type call struct {
@@ -251,10 +251,9 @@ func (c *Client) register(ap netip.AddrPort, q dns.Question) (*sock, uint16, *ca
 			return nil, 0, nil, err
 		}
 		_ = conn.SetReadBuffer(1 << 20)
-		s = &sock{conn: conn, pending: map[uint16]*call{}, done: make(chan struct{}), wkick: make(chan struct{}, 1)}
+		s = newSock(conn, ap.Addr().Is4())
 		c.socks[ap] = append(c.socks[ap], s)
 		go s.read(ap.Addr().Is4())
-		go s.write(ap.Addr().Is4())
 		s.mu.Lock()
 	}
 	defer s.mu.Unlock()
@@ -281,7 +280,6 @@ func (c *Client) unregister(s *sock, id uint16) {
 	done := len(s.pending) == 0 && !s.closed
 	if done {
 		s.retired, s.closed = true, true
-		close(s.done)
 	}
 	s.mu.Unlock()
 	if done {
@@ -378,7 +376,6 @@ func (c *Client) Close() {
 			s.mu.Lock()
 			if !s.closed {
 				s.retired, s.closed = true, true
-				close(s.done)
 				s.conn.Close()
 			}
 			s.mu.Unlock()
