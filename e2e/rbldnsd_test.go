@@ -42,6 +42,13 @@ $1 http://bl.eq.test/lookup
 10.20.7.7
 10.20.15.0
 `
+	eqIP6Trie = `:127.0.0.2:v6 listed: $
+::ffff:7f00:2
+2001:db8:0:10::/60
+2001:db8:0:20 :3:a /64 with its own text
+!2001:db8:0:1f::/64
+2001:db8:0:80::/57 :4:
+`
 	eqDNSet = `:127.0.1.2:domain $ listed
 test
 spam.example
@@ -108,13 +115,13 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{"set.txt": eqIP4Set, "tset.txt": eqIP4TSet, "names.txt": eqDNSet}
+	files := map[string]string{"set.txt": eqIP4Set, "tset.txt": eqIP4TSet, "names.txt": eqDNSet, "six.txt": eqIP6Trie}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	addr := rbldnsd(t, dir, "set.eq.test:ip4set:set.txt", "tset.eq.test:ip4tset:tset.txt", "names.eq.test:dnset:names.txt")
+	addr := rbldnsd(t, dir, "set.eq.test:ip4set:set.txt", "tset.eq.test:ip4tset:tset.txt", "names.eq.test:dnset:names.txt", "six.eq.test:ip6trie:six.txt")
 
 	type zf struct {
 		zone, file string
@@ -125,6 +132,7 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 		{"set.eq.test", "set.txt", dnsbl.KindIP4, zonefile.IP4Set},
 		{"tset.eq.test", "tset.txt", dnsbl.KindIP4, zonefile.IP4TSet},
 		{"names.eq.test", "names.txt", dnsbl.KindDomain, zonefile.DNSet},
+		{"six.eq.test", "six.txt", dnsbl.KindIP6, zonefile.IP6Trie},
 	}
 	var dnsZones, fileZones []dnsbl.Zone
 	for _, f := range zfs {
@@ -150,23 +158,30 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 		return out
 	}
 	addrs := targets("10.20.0.0/20")
+	six := targets("2001:db8::/56") // 256 /64 networks
 	hosts := targets("spam.example", "a.b.wild.example", "ok.wild.example", "wild.example", "both.example", "x.both.example", "clean.example")
 	run := func(zones []dnsbl.Zone) *dnsbl.Run {
 		// Address zones take the /20, the domain zone the hostnames (a
 		// plan with both would resolve the hostnames).
-		if zones[0].Kind == dnsbl.KindDomain {
+		switch zones[0].Kind {
+		case dnsbl.KindDomain:
 			return runPlan(t, addr, hosts, zones)
+		case dnsbl.KindIP6:
+			return runPlan(t, addr, six, zones)
 		}
 		return runPlan(t, addr, addrs, zones)
 	}
 	merge := func(zones []dnsbl.Zone) *dnsbl.Run {
-		a, b := run(zones[:2]), run(zones[2:])
-		a.Zones = append(a.Zones, b.Zones...)
-		a.Results = append(a.Results, b.Results...)
+		a := run(zones[:2])
+		for _, z := range zones[2:] {
+			b := run([]dnsbl.Zone{z})
+			a.Zones = append(a.Zones, b.Zones...)
+			a.Results = append(a.Results, b.Results...)
+		}
 		return a
 	}
 	viaDNS, viaFile := merge(dnsZones), merge(fileZones)
-	if len(viaDNS.Results) != 4096*2+7 || len(viaFile.Results) != len(viaDNS.Results) {
+	if len(viaDNS.Results) != 4096*2+7+256 || len(viaFile.Results) != len(viaDNS.Results) {
 		t.Fatalf("results: %d via DNS, %d via file", len(viaDNS.Results), len(viaFile.Results))
 	}
 	for i := range viaDNS.Zones {
@@ -174,7 +189,7 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 			t.Errorf("zone health differs:\nDNS  %+v\nfile %+v", viaDNS.Zones[i], viaFile.Zones[i])
 		}
 	}
-	listed, withTXT := 0, 0
+	listed, withTXT, listed6 := 0, 0, 0
 	for i := range viaDNS.Results {
 		d, f := viaDNS.Results[i], viaFile.Results[i]
 		d.RTTms = 0
@@ -183,14 +198,17 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 		}
 		if d.Status == dnsbl.StatusListed {
 			listed++
+			if d.Zone == "six.eq.test" {
+				listed6++
+			}
 			if d.Reason != "" {
 				withTXT++
 			}
 		}
 	}
 	// The data must exercise listings with and without TXT, and exclusions.
-	if listed < 1000 || withTXT < 500 || listed == withTXT {
-		t.Errorf("%d listed, %d with a TXT reason: the data does not exercise what it should", listed, withTXT)
+	if listed < 1000 || withTXT < 500 || listed == withTXT || listed6 < 100 {
+		t.Errorf("%d listed (%d IPv6), %d with a TXT reason: the data does not exercise what it should", listed, listed6, withTXT)
 	}
 }
 
