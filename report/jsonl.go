@@ -14,8 +14,9 @@ import (
 // JSONL writes the DNSBL results of a run as JSON Lines (--format jsonl):
 // a "run" line first, then one line per result as it completes (the same
 // object as an item of dnsbl.results), then a "summary" line with the
-// verdict and counts. Lines are flushed at least every 50 ms, so a reader
-// (jq) sees results while the run goes. Safe for concurrent use.
+// verdict and counts. Buffered lines are written out within about 100 ms,
+// so a reader (jq) sees results while the run goes. Safe for concurrent
+// use; Finish must be called.
 type JSONL struct {
 	mu        sync.Mutex
 	w         *bufio.Writer
@@ -25,6 +26,7 @@ type JSONL struct {
 	omitted   map[string]map[dnsbl.Status]int
 	lastFlush time.Time
 	err       error
+	stop      chan struct{} // ends the flusher
 }
 
 // jsonlRun is the first line.
@@ -61,7 +63,31 @@ func NewJSONL(w io.Writer, r *Report, only []dnsbl.Status) (*JSONL, error) {
 	n := normalize(r)
 	j.line(jsonlRun{Type: "run", Schema: SchemaV1, Tool: n.Tool, Command: n.Command, Started: n.Started, Resolvers: n.Resolvers, Only: only})
 	j.flush()
-	return j, j.err
+	if j.err != nil {
+		return nil, j.err
+	}
+	j.stop = make(chan struct{})
+	go j.flusher(j.stop)
+	return j, nil
+}
+
+// flusher writes out buffered lines that waited 100 ms (results that
+// complete slowly are seen without waiting for the next one).
+func (j *JSONL) flusher(stop <-chan struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			j.mu.Lock()
+			if j.w.Buffered() > 0 && time.Since(j.lastFlush) >= 100*time.Millisecond {
+				j.flush()
+			}
+			j.mu.Unlock()
+		}
+	}
 }
 
 // line writes one JSON value and a newline; the first error sticks.
@@ -108,6 +134,10 @@ func (j *JSONL) Result(res *dnsbl.Result) {
 func (j *JSONL) Finish(r *Report) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.stop != nil {
+		close(j.stop)
+		j.stop = nil
+	}
 	n := normalize(r)
 	s := jsonlSummary{Type: "summary", Finished: n.Finished, Interrupted: n.Interrupted, Verdict: n.Verdict, ExitCode: n.ExitCode,
 		Summary: n.Summary, NextSteps: n.NextSteps, Warnings: n.Warnings, Counts: j.counts, Omitted: j.omitted, Zones: []dnsbl.ZoneHealth{}}

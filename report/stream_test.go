@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/blprobe/blprobe/dnsbl"
 )
@@ -191,5 +193,46 @@ func TestJSONL(t *testing.T) {
 				t.Errorf("no line for %+v", res)
 			}
 		}
+	}
+}
+
+// syncBuf records what has been written so far.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestJSONLFlushesWhileRunning: a result line is written out soon even
+// when no other result follows.
+func TestJSONLFlushesWhileRunning(t *testing.T) {
+	r := fullReport()
+	var out syncBuf
+	j, err := NewJSONL(&out, r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Result(&r.DNSBL.Results[0])
+	deadline := time.Now().Add(2 * time.Second)
+	for strings.Count(out.String(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 2 {
+		t.Fatalf("%d lines written while the run goes, want the run line and the result", n)
+	}
+	r.Finalize()
+	if err := j.Finish(r); err != nil {
+		t.Fatal(err)
 	}
 }
