@@ -14,6 +14,7 @@ package zonefile
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -110,7 +111,8 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Load reads the data file at path. An empty format is guessed from the
+// Load reads the data file at path, plain or gzip-compressed (as rbldnsd
+// does). An empty format is guessed from the
 // first entry (an IPv4 entry: ip4set; IPv6: ip6trie; a name: dnset).
 func Load(path string, f Format) (*Data, error) {
 	fh, err := os.Open(path)
@@ -118,7 +120,18 @@ func Load(path string, f Format) (*Data, error) {
 		return nil, fmt.Errorf("rbldnsd data file: %w", err)
 	}
 	defer fh.Close()
-	d, err := Parse(fh, f)
+	// rbldnsd reads gzip-compressed data files transparently; so do we.
+	br := bufio.NewReader(fh)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("rbldnsd data file %s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	d, err := Parse(r, f)
 	if err != nil {
 		return nil, fmt.Errorf("rbldnsd data file %s: %w", path, err)
 	}

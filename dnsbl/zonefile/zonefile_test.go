@@ -1,7 +1,11 @@
 package zonefile
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -202,4 +206,28 @@ func FuzzParse(f *testing.F) {
 		}
 		d.LookupName("a.example.com")
 	})
+}
+
+func TestLoadGzip(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(sample4))
+	zw.Close()
+	for name, data := range map[string][]byte{"plain.txt": []byte(sample4), "packed.gz": buf.Bytes()} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := Load(p, "")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ans, ok := d.Lookup(netip.MustParseAddr("10.0.0.1")); !ok || ans.A.String() != "127.0.0.2" {
+			t.Errorf("%s: 10.0.0.1 → %v %+v", name, ok, ans)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "missing"), ""); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: %v", err)
+	}
 }
