@@ -11,7 +11,7 @@ import (
 
 // add4 adds an IPv4 entry: a.b.c.d, a prefix of octets (a.b.c = a.b.c.0/24),
 // either with /len, or a range of two such prefixes (rbldnsd(8), ip4set).
-func (p *parser) add4(spec string, v value) error {
+func (p *parser) add4(spec string, idx int32, exclude bool) error {
 	lo, hi, err := parse4(spec)
 	if err != nil {
 		return err
@@ -19,7 +19,6 @@ func (p *parser) add4(spec string, v value) error {
 	if p.d.format == IP4TSet && lo != hi {
 		return fmt.Errorf("%s is a range: an ip4tset holds single addresses", spec)
 	}
-	idx := p.intern(v)
 	// Split [lo, hi] into CIDR blocks.
 	for x := uint64(lo); x <= uint64(hi); {
 		size := 32
@@ -29,7 +28,7 @@ func (p *parser) add4(spec string, v value) error {
 		for size > 0 && x+(uint64(1)<<size)-1 > uint64(hi) {
 			size--
 		}
-		p.put4(uint32(x), 32-size, idx, v.exclude)
+		p.put4(uint32(x), 32-size, idx, exclude)
 		x += uint64(1) << size
 	}
 	return nil
@@ -109,7 +108,7 @@ func octets(s string) (uint32, int, error) {
 
 // add6 adds an IPv6 entry: an address or prefix, compressed ("::") or with
 // trailing zero words omitted (four words: a /64), with an optional /len.
-func (p *parser) add6(spec string, v value, exclude bool) error {
+func (p *parser) add6(spec string, idx int32, exclude bool) error {
 	a, l, hasLen := strings.Cut(spec, "/")
 	words := strings.Count(a, ":") + 1
 	if !strings.Contains(a, "::") && words < 8 {
@@ -136,14 +135,13 @@ func (p *parser) add6(spec string, v value, exclude bool) error {
 			return errors.New("an ip6tset lists /64 networks (four words such as 2001:db8:1:2)")
 		}
 	}
-	idx := p.intern(v)
 	m := p.d.v6[plen]
 	if m == nil {
 		m = map[[16]byte]int32{}
 		p.d.v6[plen] = m
 	}
 	key := mask6(ip.As16(), plen)
-	if _, dup := m[key]; !dup || v.exclude {
+	if _, dup := m[key]; !dup || exclude {
 		m[key] = idx
 	}
 	return nil
@@ -151,7 +149,7 @@ func (p *parser) add6(spec string, v value, exclude bool) error {
 
 // addName adds a dnset entry: "name" (the name only), "*.name" (its
 // subdomains) or ".name" (both).
-func (p *parser) addName(spec string, v value) error {
+func (p *parser) addName(spec string, idx int32, exclude bool) error {
 	name, exact, wild := spec, true, false
 	switch {
 	case strings.HasPrefix(spec, "*."):
@@ -166,9 +164,8 @@ func (p *parser) addName(spec string, v value) error {
 	if p.d.exact == nil {
 		p.d.exact, p.d.wild = map[string]int32{}, map[string]int32{}
 	}
-	idx := p.intern(v)
 	put := func(m map[string]int32) {
-		if _, dup := m[name]; !dup || v.exclude {
+		if _, dup := m[name]; !dup || exclude {
 			m[name] = idx
 		}
 	}

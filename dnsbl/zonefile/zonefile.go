@@ -141,11 +141,13 @@ func Load(path string, f Format) (*Data, error) {
 // parser is the state of one file: the default value and the substitution
 // variables in scope.
 type parser struct {
-	d    *Data
-	def  value
-	vars [10]string
-	base string // "$=" base template; "" when none
-	hasB bool
+	d       *Data
+	def     value
+	defIdx  int32 // index of def in d.values, -1 until an entry uses it
+	exclIdx int32 // index of the exclusion value, -1 until used
+	vars    [10]string
+	base    string // "$=" base template; "" when none
+	hasB    bool
 }
 
 // Parse reads a data file of format f (empty: guessed from the first entry).
@@ -156,7 +158,7 @@ func Parse(r io.Reader, f Format) (*Data, error) {
 		}
 	}
 	d := &Data{format: f}
-	p := &parser{d: d, def: value{a: defaultA}}
+	p := &parser{d: d, def: value{a: defaultA}, defIdx: -1, exclIdx: -1}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxLineBytes)
 	n := 0
@@ -202,7 +204,7 @@ func (p *parser) line(line string) error {
 		if err != nil {
 			return err
 		}
-		p.def = v
+		p.def, p.defIdx = v, -1
 		return nil
 	}
 	exclude := s[0] == '!'
@@ -216,23 +218,35 @@ func (p *parser) line(line string) error {
 	if p.d.format == "" {
 		p.d.format = guess(spec)
 	}
-	v := value{exclude: true}
-	if !exclude {
-		var err error
-		if p.d.format == IP4TSet || p.d.format == IP6TSet {
-			v = p.def // trivial sets share one value
-		} else if v, err = p.value(rest, p.def); err != nil {
+	// Entries with the default value (most of a big list) or excluded
+	// share one value: memory is a map entry per listing.
+	var idx int32
+	switch {
+	case exclude:
+		if p.exclIdx < 0 {
+			p.exclIdx = p.intern(value{exclude: true})
+		}
+		idx = p.exclIdx
+	case p.d.format == IP4TSet || p.d.format == IP6TSet || rest == "" || rest[0] == '#' || rest[0] == ';':
+		if p.defIdx < 0 {
+			p.defIdx = p.intern(p.def)
+		}
+		idx = p.defIdx
+	default:
+		v, err := p.value(rest, p.def)
+		if err != nil {
 			return err
 		}
+		idx = p.intern(v)
 	}
 	p.d.entries++
 	switch p.d.format {
 	case IP4Set, IP4TSet, IP4Trie:
-		return p.add4(spec, v)
+		return p.add4(spec, idx, exclude)
 	case IP6Trie, IP6TSet:
-		return p.add6(spec, v, exclude)
+		return p.add6(spec, idx, exclude)
 	default:
-		return p.addName(spec, v)
+		return p.addName(spec, idx, exclude)
 	}
 }
 
