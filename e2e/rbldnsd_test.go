@@ -49,6 +49,18 @@ $1 http://bl.eq.test/lookup
 !2001:db8:0:1f::/64
 2001:db8:0:80::/57 :4:
 `
+	eqBase = `# the "$=" base template example of rbldnsd(8)
+$= See http://www.example.com/bl?$= ($) for details
+127.0.0.2
+10.20.14.2	r123
+10.20.14.3
+10.20.14.4	=See other blocklists for details about $
+:127.0.0.5:default text $
+10.20.14.6
+10.20.14.7 :7:
+10.20.14.8 :8
+10.20.14.16/28 $1 and $$
+`
 	eqDNSet = `:127.0.1.2:domain $ listed
 test
 spam.example
@@ -115,13 +127,13 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{"set.txt": eqIP4Set, "tset.txt": eqIP4TSet, "names.txt": eqDNSet, "six.txt": eqIP6Trie}
+	files := map[string]string{"set.txt": eqIP4Set, "tset.txt": eqIP4TSet, "names.txt": eqDNSet, "six.txt": eqIP6Trie, "base.txt": eqBase}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	addr := rbldnsd(t, dir, "set.eq.test:ip4set:set.txt", "tset.eq.test:ip4tset:tset.txt", "names.eq.test:dnset:names.txt", "six.eq.test:ip6trie:six.txt")
+	addr := rbldnsd(t, dir, "set.eq.test:ip4set:set.txt", "tset.eq.test:ip4tset:tset.txt", "names.eq.test:dnset:names.txt", "six.eq.test:ip6trie:six.txt", "base.eq.test:ip4set:base.txt")
 
 	type zf struct {
 		zone, file string
@@ -133,6 +145,7 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 		{"tset.eq.test", "tset.txt", dnsbl.KindIP4, zonefile.IP4TSet},
 		{"names.eq.test", "names.txt", dnsbl.KindDomain, zonefile.DNSet},
 		{"six.eq.test", "six.txt", dnsbl.KindIP6, zonefile.IP6Trie},
+		{"base.eq.test", "base.txt", dnsbl.KindIP4, zonefile.IP4Set},
 	}
 	var dnsZones, fileZones []dnsbl.Zone
 	for _, f := range zfs {
@@ -181,7 +194,7 @@ func TestRbldnsdZoneFileEquivalence(t *testing.T) {
 		return a
 	}
 	viaDNS, viaFile := merge(dnsZones), merge(fileZones)
-	if len(viaDNS.Results) != 4096*2+7+256 || len(viaFile.Results) != len(viaDNS.Results) {
+	if len(viaDNS.Results) != 4096*3+7+256 || len(viaFile.Results) != len(viaDNS.Results) {
 		t.Fatalf("results: %d via DNS, %d via file", len(viaDNS.Results), len(viaFile.Results))
 	}
 	for i := range viaDNS.Zones {

@@ -59,9 +59,12 @@ type Answer struct {
 	HasTXT bool       // false: rbldnsd answers no TXT record
 }
 
-// value is an entry's A value and TXT template.
+// value is an entry's A value and TXT text as written; tmpl is the
+// compiled TXT template (after the whole file is read: "$n" variables and
+// the "$=" base template apply to the dataset as a whole).
 type value struct {
 	a       netip.Addr
+	text    string
 	tmpl    []segment
 	hasTXT  bool
 	exclude bool
@@ -178,6 +181,7 @@ func Parse(r io.Reader, f Format) (*Data, error) {
 	if d.format == "" {
 		d.format = IP4Set // an empty file lists nothing whatever its type
 	}
+	p.compile()
 	d.finish()
 	return d, nil
 }
@@ -325,11 +329,11 @@ func (p *parser) value(s string, def value) (value, error) {
 		}
 		text = t
 		if text == "" {
-			v.tmpl, v.hasTXT = nil, false
+			v.text, v.hasTXT = "", false
 			return v, nil
 		}
 	}
-	v.tmpl, v.hasTXT = p.template(text), true
+	v.text, v.hasTXT = text, true
 	return v, nil
 }
 
@@ -344,29 +348,38 @@ func parseAValue(s string) (netip.Addr, error) {
 	return a, nil
 }
 
-// template compiles a TXT template: "$" is the subject, "$$" a dollar sign,
-// "$n" substitution variable n, and with a "$=" base template the entry's
-// text is put in place of "$=" (unless the text starts with "=").
-func (p *parser) template(text string) []segment {
-	if p.hasB {
-		if strings.HasPrefix(text, "=") {
-			text = text[1:]
-		} else {
+// compile builds every value's TXT template: "$" is the subject, "$$" a
+// dollar sign, "$n" substitution variable n. With a "$=" base template every
+// listing has a TXT: the base, with "$=" replaced by the entry's text as
+// written (or by the subject when the entry has none), unless the entry's
+// text starts with "=" (its own template). This is what rbldnsd answers.
+func (p *parser) compile() {
+	for i := range p.d.values {
+		v := &p.d.values[i]
+		switch {
+		case v.exclude:
+		case p.hasB && v.hasTXT && strings.HasPrefix(v.text, "="):
+			v.tmpl = merge(p.expand(v.text[1:]))
+		case p.hasB:
+			ins := segment{subject: true}
+			if v.hasTXT {
+				ins = segment{lit: v.text}
+			}
 			var out []segment
 			base := p.base
 			for {
-				i := strings.Index(base, "$=")
-				if i < 0 {
+				k := strings.Index(base, "$=")
+				if k < 0 {
 					break
 				}
-				out = append(out, p.expand(base[:i])...)
-				out = append(out, p.expand(text)...)
-				base = base[i+2:]
+				out = append(append(out, p.expand(base[:k])...), ins)
+				base = base[k+2:]
 			}
-			return merge(append(out, p.expand(base)...))
+			v.tmpl, v.hasTXT = merge(append(out, p.expand(base)...)), true
+		case v.hasTXT:
+			v.tmpl = merge(p.expand(v.text))
 		}
 	}
-	return merge(p.expand(text))
 }
 
 func (p *parser) expand(t string) []segment {

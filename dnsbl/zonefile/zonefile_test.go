@@ -153,7 +153,7 @@ example.com r1
 		{"example.com", "127.0.1.2", "See http://bl.example/?r1 (example.com) for details"},
 		{"sub.example.com", "", ""},
 		{"wild.example", "", ""},
-		{"a.b.wild.example", "127.0.1.2", ""},
+		{"a.b.wild.example", "127.0.1.2", "See http://bl.example/?wild.example (wild.example) for details"}, // the base applies to every listing
 		{"ok.wild.example", "", ""},
 		{"both.example", "127.0.1.4", "Own text about both.example"},
 		{"x.Both.Example.", "127.0.1.4", "Own text about both.example"},
