@@ -60,6 +60,9 @@ $= See http://www.example.com/bl?$= ($) for details
 10.20.14.7 :7:
 10.20.14.8 :8
 10.20.14.16/28 $1 and $$
+$MAXRANGE4 /24
+10.20.12.0/23 wider than $MAXRANGE4: ignored
+10.20.13.128/25 within it
 `
 	eqDNSet = `:127.0.1.2:domain $ listed
 test

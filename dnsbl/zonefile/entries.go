@@ -19,6 +19,9 @@ func (p *parser) add4(spec string, idx int32, exclude bool) error {
 	if p.d.format == IP4TSet && lo != hi {
 		return fmt.Errorf("%s is a range: an ip4tset holds single addresses", spec)
 	}
+	if p.maxRange4 > 0 && uint64(hi)-uint64(lo)+1 > p.maxRange4 {
+		return nil // wider than $MAXRANGE4: ignored, as rbldnsd does
+	}
 	// Split [lo, hi] into CIDR blocks.
 	for x := uint64(lo); x <= uint64(hi); {
 		size := 32

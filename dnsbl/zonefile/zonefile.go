@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -151,6 +152,9 @@ type parser struct {
 	vars    [10]string
 	base    string // "$=" base template; "" when none
 	hasB    bool
+	// maxRange4 is $MAXRANGE4: IPv4 entries covering more addresses are
+	// ignored, as rbldnsd ignores them (0: no limit).
+	maxRange4 uint64
 }
 
 // Parse reads a data file of format f (empty: guessed from the first entry).
@@ -296,12 +300,37 @@ func (p *parser) special(s string) error {
 		p.base, p.hasB = strings.TrimLeft(s[1:], " \t"), true
 		return nil
 	}
-	kw, _, _ := strings.Cut(s, " ")
-	switch strings.ToUpper(strings.TrimRight(kw, "\t")) {
-	case "SOA", "NS", "TTL", "TIMESTAMP", "MAXRANGE4", "DATASET":
+	kw, arg, _ := strings.Cut(strings.ReplaceAll(s, "\t", " "), " ")
+	switch strings.ToUpper(kw) {
+	case "MAXRANGE4":
+		return p.setMaxRange4(strings.TrimSpace(arg))
+	case "SOA", "NS", "TTL", "TIMESTAMP", "DATASET":
 		return nil
 	}
 	return fmt.Errorf("unknown special entry $%s (want $SOA, $NS, $TTL, $TIMESTAMP, $MAXRANGE4, $n or $=)", kw)
+}
+
+// setMaxRange4 reads "$MAXRANGE4 256" or "$MAXRANGE4 /24"; it can lower
+// the limit, never raise it (rbldnsd(8), Special Entries).
+func (p *parser) setMaxRange4(arg string) error {
+	var n uint64
+	if l, ok := strings.CutPrefix(arg, "/"); ok {
+		bits, err := strconv.Atoi(l)
+		if err != nil || bits < 0 || bits > 32 {
+			return fmt.Errorf("$MAXRANGE4 %q: want a number of addresses or a prefix length such as /24", arg)
+		}
+		n = uint64(1) << (32 - bits)
+	} else {
+		v, err := strconv.ParseUint(arg, 10, 64)
+		if err != nil || v == 0 {
+			return fmt.Errorf("$MAXRANGE4 %q: want a number of addresses or a prefix length such as /24", arg)
+		}
+		n = v
+	}
+	if p.maxRange4 == 0 || n < p.maxRange4 {
+		p.maxRange4 = n
+	}
+	return nil
 }
 
 // value parses the value part of an entry or a default line (rbldnsd(8),

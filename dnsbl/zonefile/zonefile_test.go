@@ -231,3 +231,20 @@ func TestLoadGzip(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestMaxRange4(t *testing.T) {
+	d, err := Parse(strings.NewReader("10.0.0.0/16\n$MAXRANGE4 /24\n10.1.0.0/23\n10.2.0.0/24\n$MAXRANGE4 1024\n10.3.0.0/25\n"), IP4Set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ip, want := range map[string]bool{"10.0.5.5": true, "10.1.0.1": false, "10.2.0.1": true, "10.3.0.1": true} {
+		if _, ok := d.Lookup(netip.MustParseAddr(ip)); ok != want {
+			t.Errorf("%s listed %v, want %v ($MAXRANGE4 only lowers the limit)", ip, ok, want)
+		}
+	}
+	for _, bad := range []string{"$MAXRANGE4 /33\n", "$MAXRANGE4 lots\n", "$MAXRANGE4 0\n"} {
+		if _, err := Parse(strings.NewReader(bad), IP4Set); err == nil || !strings.Contains(err.Error(), "MAXRANGE4") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}
