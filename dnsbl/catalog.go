@@ -187,6 +187,9 @@ func validateZone(z Zone) error {
 			return fmt.Errorf("test_name: %w", err)
 		}
 	}
+	if z.DailyLimit < 0 {
+		return fmt.Errorf("daily_limit %d: want a number of queries per day (0: no limit known)", z.DailyLimit)
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
 )
@@ -212,7 +213,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
 		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json, markdown or nagios (one plugin status line, Nagios exit codes 0-3)"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json, markdown, nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes)"},
 		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
 		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
@@ -232,12 +233,18 @@ type common struct {
 	warnings  []string
 	resolvers []string
 	nagios    report.NagiosOptions
+	jsonl     *report.JSONL // --format jsonl: the result lines' writer, started by the command
+	jsonlOut  io.Closer     // the -o file of jsonl output
 }
 
 func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
 	switch cm.format {
 	case "text", "json", "markdown":
+	case "jsonl":
+		if c.Command == nil || c.Command.Name != "dnsbl" {
+			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown)")
+		}
 	case "nagios":
 		for _, f := range []struct {
 			name string
@@ -250,7 +257,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 			*f.dst = &r
 		}
 	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios)", cm.format)
+		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios, jsonl)", cm.format)
 	}
 	if c.Duration("timeout") <= 0 {
 		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
@@ -330,6 +337,24 @@ func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*re
 }
 
 func (cm *common) write(r *report.Report) error {
+	if cm.jsonl != nil {
+		err := cm.jsonl.Finish(r)
+		if cm.jsonlOut != nil {
+			if cerr := cm.jsonlOut.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		if cm.output != "" {
+			fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
+		}
+		return nil
+	}
+	if cm.format == "json" && r.DNSBL != nil && r.DNSBL.All != nil {
+		return cm.writeStream(r)
+	}
 	var b strings.Builder
 	var err error
 	switch cm.format {
@@ -371,6 +396,45 @@ func writeFile(path, data string) error {
 		err = cerr
 	}
 	return err
+}
+
+// writeStream writes a JSON report whose DNSBL results are streamed from
+// the run's compact result set, never held as one document in memory.
+func (cm *common) writeStream(r *report.Report) error {
+	if cm.output == "" {
+		return report.WriteJSONStream(cm.st.stdout, r)
+	}
+	f, err := os.Create(cm.output)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	err = report.WriteJSONStream(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the report %s: %w", cm.output, err)
+	}
+	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
+	return nil
+}
+
+// startJSONL opens the output and writes the run line of --format jsonl.
+func (cm *common) startJSONL(r *report.Report, only []dnsbl.Status) error {
+	var w io.Writer = cm.st.stdout
+	if cm.output != "" {
+		f, err := os.Create(cm.output)
+		if err != nil {
+			return usagef("cannot write --output %s: %v", cm.output, errors.Unwrap(err))
+		}
+		w, cm.jsonlOut = f, f
+	}
+	jl, err := report.NewJSONL(w, r, only)
+	if err != nil {
+		return &failure{err}
+	}
+	cm.jsonl = jl
+	return nil
 }
 
 // checkOutput fails early (exit 2) when the report file cannot be written.

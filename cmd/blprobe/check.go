@@ -129,8 +129,11 @@ func runCheck(c *cli.Context, cm *common) error {
 	if err := checkPairs(plan); err != nil {
 		return err
 	}
+	if err := dc.checkLimits(plan); err != nil {
+		return err
+	}
 	run := dc.checker.Run(ctx, plan)
-	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
+	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Only: dc.only, Coverage: report.NewCoverage(plan.Families())}
 	noteDirect(r)
 	checked := checkedAddrs(given, run.Results)
 

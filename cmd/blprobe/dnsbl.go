@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/dnsbl/zonefile"
+	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -23,6 +26,9 @@ func dnsblFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
 		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
 		&cli.IntFlag{Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.BoolFlag{Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
+		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
+		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
@@ -64,9 +70,21 @@ func dnsblCommand(st *streams) *cli.Command {
 			if err := checkPairs(plan); err != nil {
 				return err
 			}
+			if err := dc.checkLimits(plan); err != nil {
+				return err
+			}
 			r := cm.newReport(st.args, dc.key)
-			run := dc.checker.Run(c.Context, plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
+			var onResult func(*dnsbl.Result)
+			if cm.format == "jsonl" {
+				if err := cm.startJSONL(r, dc.only); err != nil {
+					return err
+				}
+				onResult = cm.jsonl.Result
+			}
+			// Compact results: memory does not grow with clean answers; the
+			// renderers iterate the set (All), the verdict reads the rest.
+			run := dc.checker.RunSet(c.Context, plan, onResult)
+			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: notClean(run.Set), All: run.Set, Only: dc.only, Coverage: report.NewCoverage(plan.Families())}
 			noteDirect(r)
 			return cm.finish(c.Context, r, nil)
 		},
@@ -79,6 +97,51 @@ type dnsblRun struct {
 	zones   []dnsbl.Zone
 	checker *dnsbl.Checker
 	key     string
+	only    []dnsbl.Status // --only
+	permit  bool           // --i-have-permission
+}
+
+// checkLimits refuses (exit 2) a plan over a zone's free daily limit unless
+// --i-have-permission is given.
+func (dc *dnsblRun) checkLimits(plan *dnsbl.Plan) error {
+	if dc.permit {
+		return nil
+	}
+	if err := plan.CheckDailyLimits(); err != nil {
+		return &usageError{err}
+	}
+	return nil
+}
+
+// notClean materialises the results that are not clean.
+func notClean(set *dnsbl.ResultSet) []dnsbl.Result {
+	var out []dnsbl.Result
+	set.Each(func(r *dnsbl.Result) bool {
+		if r.Status != dnsbl.StatusClean {
+			out = append(out, *r)
+		}
+		return true
+	})
+	return out
+}
+
+// parseOnly reads --only (statuses, comma-separated or repeated).
+func parseOnly(vals []string) ([]dnsbl.Status, error) {
+	var out []dnsbl.Status
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			s := dnsbl.Status(strings.TrimSpace(strings.ToLower(f)))
+			switch s {
+			case dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone:
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			default:
+				return nil, usagef("invalid --only %q (accepted: listed, clean, allowed, error, not_done, comma-separated)", f)
+			}
+		}
+	}
+	return out, nil
 }
 
 func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
@@ -112,8 +175,19 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	zones, err := selectZones(c, cat)
+	files, err := loadZoneFiles(c.StringSlice("zone-file"))
 	if err != nil {
+		return nil, err
+	}
+	var local []string
+	for _, f := range files {
+		local = append(local, f.zone) // with only --zone-file, only those zones
+	}
+	zones, err := selectZones(c, cat, local...)
+	if err != nil {
+		return nil, err
+	}
+	if err := attachZoneFiles(cat, zones, files); err != nil {
 		return nil, err
 	}
 	key := c.String("dqs-key")
@@ -128,8 +202,15 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	for _, s := range cm.resolvers {
 		public = public || dnsclient.PublicResolver(s) != ""
 	}
+	// Bulk lookups share a few UDP sockets per server (dnsmux); TCP for
+	// truncated answers and everything else go through cm.dns.
+	// A resolver given by host name keeps the plain client.
+	var resolver dnsbl.Exchanger = cm.dns
+	if mux, err := dnsmux.New(cm.dns); err == nil {
+		resolver = mux
+	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     cm.dns,
+		Resolver:     resolver,
 		Concurrency:  c.Int("concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
@@ -144,7 +225,11 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key}, nil
+	only, err := parseOnly(c.StringSlice("only"))
+	if err != nil {
+		return nil, err
+	}
+	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key, only: only, permit: c.Bool("i-have-permission")}, nil
 }
 
 // zonesFlag is --zones: a group name or a comma list of zones and groups.
@@ -153,11 +238,11 @@ func zonesFlag() cli.Flag {
 		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
 }
 
-// selectZones resolves --zones and --zone against the catalogue. Nothing
-// given selects the default group; a dead zone or a malformed name is a
-// usage error.
-func selectZones(c *cli.Context, cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
-	var names []string
+// selectZones resolves --zones and --zone, plus the zones of local data
+// files, against the catalogue. Nothing given selects the default group; a
+// dead zone or a malformed name is a usage error.
+func selectZones(c *cli.Context, cat []dnsbl.Zone, local ...string) ([]dnsbl.Zone, error) {
+	names := append([]string(nil), local...)
 	for _, flag := range []string{"zones", "zone"} {
 		for _, v := range c.StringSlice(flag) {
 			for _, z := range strings.Split(v, ",") {
@@ -234,4 +319,67 @@ func planError(err error) error {
 		return &usageError{err}
 	}
 	return &failure{err}
+}
+
+// zoneFile is one --zone-file ZONE=[TYPE:]PATH.
+type zoneFile struct {
+	zone string
+	data *zonefile.Data
+}
+
+func loadZoneFiles(specs []string) ([]zoneFile, error) {
+	var out []zoneFile
+	for _, spec := range specs {
+		zone, path, ok := strings.Cut(spec, "=")
+		zone = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(zone)), ".")
+		if !ok || path == "" || !validDomain(zone) {
+			return nil, usagef("invalid --zone-file %q (want ZONE=[TYPE:]PATH such as zen.example=ip4set:/srv/zen.txt)", spec)
+		}
+		var format zonefile.Format
+		if t, p, ok := strings.Cut(path, ":"); ok {
+			f, err := zonefile.ParseFormat(t)
+			if err != nil {
+				return nil, usagef("invalid --zone-file %q: %v", spec, err)
+			}
+			format, path = f, p
+		}
+		d, err := zonefile.Load(path, format)
+		if err != nil {
+			return nil, usagef("invalid --zone-file %s: %v", zone, err)
+		}
+		out = append(out, zoneFile{zone: zone, data: d})
+	}
+	return out, nil
+}
+
+// attachZoneFiles gives the selected zones their local data. A zone not in
+// the catalogue takes its kind from the file; a catalogue zone must be of a
+// kind the file can answer.
+func attachZoneFiles(cat, zones []dnsbl.Zone, files []zoneFile) error {
+	known := map[string]bool{}
+	for _, z := range cat {
+		known[z.Zone] = true
+	}
+	for _, f := range files {
+		kind := dnsbl.KindIP4
+		switch f.data.Format() {
+		case zonefile.IP6Trie, zonefile.IP6TSet:
+			kind = dnsbl.KindIP6
+		case zonefile.DNSet:
+			kind = dnsbl.KindDomain
+		}
+		for i := range zones {
+			z := &zones[i]
+			if z.Zone != f.zone {
+				continue
+			}
+			if !known[z.Zone] {
+				z.Kind = kind
+			} else if z.Kind != kind && !(z.Kind == dnsbl.KindIP46 && kind != dnsbl.KindDomain) {
+				return usagef("invalid --zone-file %s: a %s file cannot answer for a %s zone", f.zone, f.data.Format(), z.Kind)
+			}
+			z.Local = f.data
+		}
+	}
+	return nil
 }
