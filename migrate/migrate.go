@@ -556,20 +556,30 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 		case smtpcheck.DomainError:
 			return &Cell{Status: NotChecked, Detail: "mail hosts could not be resolved: " + d.Error}
 		case smtpcheck.DomainNullMX, smtpcheck.DomainNoMailHost:
-			return &Cell{Status: Warn, Detail: domain + " accepts no mail (" + string(d.Status) + ")"}
+			// Nothing could be probed: no verdict on the address (as check
+			// treats a domain that accepts no mail, RFC 7505).
+			return &Cell{Status: NotChecked, Detail: domain + " accepts no mail (" + string(d.Status) + "): no MX to probe, so SMTP acceptance of " + s.Addr.String() + " was not tested",
+				Fix: "pick a --to domain that receives mail"}
 		}
 		var acc, rej, other, total int
-		var rejWhat, otherWhat string
+		var rejWhat, otherWhat, echoWhat string
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
 				total++
+				if echoWhat == "" && p.EchoedClientIP != "" && !sameAddr(p.EchoedClientIP, s.Addr) {
+					echoWhat = fmt.Sprintf("%s [%s] saw the client as %s, not %s: mail left through another address (NAT or a different route), so this answer is not about %s",
+						mx.Host, p.IP, p.EchoedClientIP, s.Addr, s.Addr)
+				}
+				// The same rule as check's verdict: a refusal whose cause is the
+				// sending IP, its PTR/HELO or the sender is a blocker.
+				cause, tied := report.SenderCause(p)
 				switch {
 				case p.Status == smtpcheck.StatusAccepted:
 					acc++
-				case p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy):
+				case tied:
 					rej++
 					if rejWhat == "" {
-						rejWhat = fmt.Sprintf("%s [%s] rejected at %s: %s", mx.Host, p.IP, p.Stage, replyText(p))
+						rejWhat = fmt.Sprintf("%s [%s] rejected at %s (%s): %s", mx.Host, p.IP, p.Stage, cause, replyText(p))
 					}
 				default:
 					other++
@@ -585,12 +595,22 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 				Fix: "fix what the reply names (listing, PTR) for this address, then ask " + domain + "'s postmaster if it persists"}
 		case total == 0:
 			return &Cell{Status: NotChecked, Detail: "no MX address could be probed"}
+		case echoWhat != "":
+			return &Cell{Status: NotChecked, Detail: echoWhat + note,
+				Fix: "find the address mail really leaves from (the MX's echo) and check that one, or route mail from " + s.Addr.String()}
 		case other > 0:
 			return &Cell{Status: NotChecked, Detail: fmt.Sprintf("%d of %d MX addresses accepted%s; %s", acc, total, note, otherWhat)}
 		}
 		return &Cell{Status: Pass, Detail: fmt.Sprintf("all %d MX addresses accepted the recipient at RCPT%s", total, note)}
 	}
 	return &Cell{Status: NotChecked, Detail: domain + " was not probed"}
+}
+
+// sameAddr reports whether the echoed client IP text is addr (IPv4-mapped
+// forms compare equal); text that is no address never matches.
+func sameAddr(echoed string, addr netip.Addr) bool {
+	e, err := netip.ParseAddr(strings.Trim(echoed, "[]"))
+	return err == nil && e.Unmap() == addr.Unmap()
 }
 
 func replyText(p smtpcheck.Probe) string {

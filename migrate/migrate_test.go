@@ -146,6 +146,32 @@ func TestBuild(t *testing.T) {
 			VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "run `blprobe check --to dest.test` from the new network after cut-over"},
 		{"SMTP rejected", func(in *Inputs) { in.New[0].SMTP = rejected(newIP) },
 			VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "554 5.7.1 Service unavailable"},
+		{"MX saw another client IP", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses[0].EchoedClientIP = "203.0.113.9"
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "saw the client as 203.0.113.9, not 198.51.100.7"},
+		{"MX echoed the new address", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses[0].EchoedClientIP = "::ffff:198.51.100.7"
+		}, VerdictReady, 0, ItemSMTP, "dest.test", Pass, "accepted"},
+		{"banner 554 without a list", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassRejected, smtpcheck.StageBanner
+			p.Reply = &smtpcheck.Reply{Code: 554, Text: "No SMTP service here"}
+		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "554 No SMTP service here"},
+		{"sender domain rejected at RCPT", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassRejected, smtpcheck.StageRcpt
+			p.Reply = &smtpcheck.Reply{Code: 553, Enhanced: "5.1.8", Text: "Sender address rejected: Domain not found"}
+		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "5.1.8"},
+		{"postmaster mailbox unavailable is no verdict", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassUnknownRecipient, smtpcheck.StageRcpt
+			p.Cause = smtpcheck.CauseMailboxUnavailable
+			p.Reply = &smtpcheck.Reply{Code: 550, Enhanced: "5.2.1", Text: "Mailbox unavailable"}
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "5.2.1"},
+		{"null MX destination", func(in *Inputs) {
+			d := &in.New[0].SMTP.Domains[0]
+			d.Status, d.MX = smtpcheck.DomainNullMX, nil
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "accepts no mail"},
 		{"port 25 blocked", func(in *Inputs) {
 			in.New[0].SMTP.Port25Blocked = true
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
