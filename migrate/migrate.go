@@ -566,9 +566,16 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
 				total++
-				if echoWhat == "" && p.EchoedClientIP != "" && !sameAddr(p.EchoedClientIP, s.Addr) {
+				// The probe was sent from its SourceIP (s.Addr, or another
+				// address that SMTPNote names): an MX that saw a third one
+				// answered about an address nobody checked.
+				src := s.Addr
+				if a, err := netip.ParseAddr(p.SourceIP); err == nil {
+					src = a
+				}
+				if echoWhat == "" && p.EchoedClientIP != "" && !sameAddr(p.EchoedClientIP, src) {
 					echoWhat = fmt.Sprintf("%s [%s] saw the client as %s, not %s: mail left through another address (NAT or a different route), so this answer is not about %s",
-						mx.Host, p.IP, p.EchoedClientIP, s.Addr, s.Addr)
+						mx.Host, p.IP, p.EchoedClientIP, src, s.Addr)
 				}
 				// The same rule as check's verdict: a refusal whose cause is the
 				// sending IP, its PTR/HELO or the sender is a blocker.
