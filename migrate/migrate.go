@@ -10,6 +10,7 @@
 package migrate
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -688,4 +689,83 @@ func (b *builder) aggregate(r *Report) *Aggregate {
 		}
 	}
 	return a
+}
+
+// evidenceJSON has Evidence's fields and tags but not its MarshalJSON method.
+type evidenceJSON Evidence
+
+// MarshalJSON writes the evidence with every list [] rather than null (the
+// README's contract for every JSON document). The DNSBL, rDNS and SMTP parts
+// are marshalled through report.Report, whose normalisation is the
+// reference for those shapes, so they match blprobe.report/v1 exactly.
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	parts, err := reportParts(&report.Report{DNSBL: &report.DNSBL{Zones: e.Zones, Results: e.DNSBL}, RDNS: nonNilRDNS(e.RDNS)})
+	if err != nil {
+		return nil, err
+	}
+	var sec struct {
+		Zones   json.RawMessage `json:"zones"`
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(parts["dnsbl"], &sec); err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	smtp := make(map[string]json.RawMessage, len(e.SMTP))
+	for src, res := range e.SMTP {
+		if res == nil {
+			smtp[src] = json.RawMessage("null")
+			continue
+		}
+		p, err := reportParts(&report.Report{SMTP: res})
+		if err != nil {
+			return nil, err
+		}
+		smtp[src] = p["smtp"]
+	}
+	out := struct {
+		evidenceJSON
+		Zones json.RawMessage            `json:"zones"`
+		DNSBL json.RawMessage            `json:"dnsbl"`
+		RDNS  json.RawMessage            `json:"rdns"`
+		SMTP  map[string]json.RawMessage `json:"smtp"`
+	}{evidenceJSON(e), sec.Zones, sec.Results, parts["rdns"], smtp}
+	// Copies: marshalling never writes to the report.
+	out.evidenceJSON.SPF = append([]mailauth.SPF{}, e.SPF...)
+	out.evidenceJSON.Suggestions = append([]mailauth.Suggestion{}, e.Suggestions...)
+	out.evidenceJSON.DMARC = append([]mailauth.DMARC{}, e.DMARC...)
+	for i := range out.evidenceJSON.SPF {
+		out.evidenceJSON.SPF[i].Problems = nonNil(out.evidenceJSON.SPF[i].Problems)
+	}
+	for i := range out.evidenceJSON.DMARC {
+		out.evidenceJSON.DMARC[i].Problems = nonNil(out.evidenceJSON.DMARC[i].Problems)
+	}
+	for i := range out.evidenceJSON.Suggestions {
+		out.evidenceJSON.Suggestions[i].Warnings = nonNil(out.evidenceJSON.Suggestions[i].Warnings)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	return b, nil
+}
+
+// reportParts marshals r (a report holding only evidence sections) and
+// returns its top-level fields.
+func reportParts(r *report.Report) (map[string]json.RawMessage, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	var parts map[string]json.RawMessage
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	return parts, nil
+}
+
+func nonNilRDNS(r []report.RDNS) []report.RDNS {
+	if r == nil {
+		return []report.RDNS{}
+	}
+	return r
 }

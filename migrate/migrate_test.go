@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -311,5 +312,53 @@ func TestTextStripsControl(t *testing.T) {
 	WriteText(&b, Build(in), false)
 	if strings.Contains(b.String(), "\x1b") {
 		t.Errorf("control characters in text output: %q", b.String())
+	}
+}
+
+// Every list of the JSON document is [] (the README's contract), also in the
+// evidence: a clean DNSBL result, a zone's evidence and an SMTP probe that
+// failed at connect carry nil slices in memory.
+func TestEvidenceListsNeverNull(t *testing.T) {
+	in := base()
+	in.Zones = []dnsbl.ZoneHealth{{Zone: "zen.spamhaus.org", Type: dnsbl.TypeBlock, Health: dnsbl.HealthHealthy,
+		Evidence: []dnsbl.Evidence{{Query: "2.0.0.127.zen.spamhaus.org", Expect: "listed"}}}}
+	in.New[0].RDNS = &report.RDNS{IP: newIP.String()}
+	p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+	p.Status, p.Class, p.Stage = smtpcheck.StatusError, smtpcheck.ClassConnectRefused, smtpcheck.StageConnect
+	r := Build(in)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Evidence any `json:"evidence"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Objects that may be null: a probe's tls and reply, an rDNS helo.
+	objects := map[string]bool{"tls": true, "reply": true, "helo": true}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if x == nil && !objects[k] {
+					t.Errorf("%s.%s is null", path, k)
+				}
+				walk(path+"."+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(path+"[]", x)
+			}
+		}
+	}
+	walk("evidence", doc.Evidence)
+	if in.New[0].DNSBL[0].Codes != nil {
+		t.Error("marshalling wrote to the report")
 	}
 }
