@@ -292,7 +292,9 @@ func InGroup(z Zone, g Group) bool {
 // Resolve picks zones from catalog. Each name may be a comma-separated list
 // of group names (default, extended, all) and zone names. No names gives
 // the default group. A zone name found in the catalogue (case-insensitive,
-// trailing dot ignored) gives that entry; any other name gives Generic(name).
+// trailing dot ignored) gives that entry; any other name gives Generic(name)
+// when it is a DNS name of at least two labels, and an error otherwise (a
+// mistyped group such as "extendd" must not be queried as a zone).
 // A dead zone is an error naming when it stopped and the source. Duplicates
 // are dropped; catalogue order is kept within a group.
 func Resolve(catalog []Zone, names []string) ([]Zone, error) {
@@ -350,10 +352,27 @@ func Resolve(catalog []Zone, names []string) ([]Zone, error) {
 			break
 		}
 		if !found {
+			if err := checkZoneName(key); err != nil {
+				return nil, err
+			}
 			add(Generic(key))
 		}
 	}
 	return out, nil
+}
+
+// checkZoneName refuses a name that is neither a group nor usable as a
+// zone: a DNSBL zone is a domain under a registered domain, never a single
+// label, so "extendd" or "nope" is a mistyped group, not a zone to query.
+func checkZoneName(name string) error {
+	const want = "want default, extended, all or a DNS zone such as zen.spamhaus.org"
+	if err := checkDNSName(name); err != nil {
+		return fmt.Errorf("invalid zone %q (%s)", name, want)
+	}
+	if !strings.Contains(name, ".") {
+		return fmt.Errorf("unknown zone group %q: not a group, and a single label is no DNSBL zone (%s)", name, want)
+	}
+	return nil
 }
 
 // deadName reports whether name is the dead zone or another zone of the same

@@ -233,6 +233,15 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+	// A mistyped group or a name that is no DNS zone is refused, never
+	// queried with the generic rules.
+	for _, bad := range []string{"extendd", "nope", "default,Extnded", "bad zone", "a..example", "zen.spamhaus.org,192.0.2.1"} {
+		if zs, err := Resolve(cat, []string{bad}); err == nil {
+			t.Errorf("Resolve(%q) = %d zones, want an error", bad, len(zs))
+		} else if !strings.Contains(err.Error(), "want default, extended, all or a DNS zone") {
+			t.Errorf("Resolve(%q) error %q does not say what is accepted", bad, err)
+		}
+	}
 	def, _ := Resolve(cat, nil)
 	mixed, _ := Resolve(cat, []string{"default,multi.uribl.com"})
 	if len(mixed) != len(def)+1 || mixed[len(mixed)-1].Zone != "multi.uribl.com" {
