@@ -125,7 +125,7 @@ func TestCheckSPF(t *testing.T) {
 		{"dmacro.test", "192.0.2.50", Pass, 1, 0, "", "macros", true, ""},
 		{"dmacro.test", "192.0.2.51", Fail, 1, 0, "", "macros", true, ""},
 		{"nospf.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
-		{"nx.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
+		{"nx.test", "192.0.2.5", None, 0, 0, "nx.test does not exist (NXDOMAIN)", "", false, ""},
 		{"twospf.test", "192.0.2.5", PermError, 0, 0, "more than one SPF record", "", false, ""},
 		{"servfail.test", "192.0.2.5", TempError, 0, 0, "", "", false, "SERVFAIL"},
 		{"badinc.test", "192.0.2.5", PermError, 1, 1, "nothing.test has no SPF record", "", true, ""},
@@ -199,6 +199,7 @@ func TestSuggest(t *testing.T) {
 		{"noall.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.7", ""},
 		{"deny.test", "198.51.100.7/32", "v=spf1 ip4:198.51.100.7 -ip4:198.51.100.7 ip4:192.0.2.0/24 -all", ""},
 		{"nospf.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.5 ip4:198.51.100.7 ~all", "has no SPF record"},
+		{"nx.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.5 ip4:198.51.100.7 ~all", "nx.test does not exist in the DNS (NXDOMAIN)"},
 		{"many.test", "198.51.100.7/32", "v=spf1 include:i1.many.test include:i2.many.test include:i3.many.test include:i4.many.test include:i5.many.test include:i6.many.test include:i7.many.test include:i8.many.test include:i9.many.test include:i10.many.test include:i11.many.test ip4:192.0.2.0/24 ip4:198.51.100.7 -all", "11 DNS lookups"},
 		{"ip4.test", "192.0.2.9/32", "", ""},         // already passes
 		{"servfail.test", "198.51.100.7/32", "", ""}, // could not read the record

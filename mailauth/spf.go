@@ -66,6 +66,8 @@ type SPF struct {
 	VoidLimit   int      `json:"void_limit"`
 	Problems    []string `json:"problems"`
 	Notes       []string `json:"notes,omitempty"`
+
+	nxdomain bool // the domain itself does not exist (NXDOMAIN)
 }
 
 // Authorised reports whether the result authorises the address.
@@ -94,7 +96,15 @@ func checkSPF(ctx context.Context, r *resolver, domain string, ip netip.Addr) SP
 
 	rec, ferr := fetchRecord(ctx, r, domain)
 	if ferr != nil || rec == "" {
-		if s.Result == None {
+		switch {
+		case s.Result == None && isNotFound(ferr):
+			// Not a missing record: the name is absent, most often a typo.
+			// Receivers refuse envelope senders in domains that do not exist
+			// (e.g. Postfix reject_unknown_sender_domain,
+			// https://www.postfix.org/postconf.5.html#reject_unknown_sender_domain).
+			s.nxdomain = true
+			s.Problems = append(s.Problems, fmt.Sprintf("%s does not exist (NXDOMAIN): check the domain's spelling; receivers reject mail whose envelope sender is in a domain that does not exist, whatever its SPF", domain))
+		case s.Result == None:
 			s.Problems = append(s.Problems, fmt.Sprintf("%s has no SPF record: receivers cannot tell authorised senders from forgeries", domain))
 		}
 		return s
