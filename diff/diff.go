@@ -66,6 +66,19 @@ type Change struct {
 type Problem struct {
 	Verdict string `json:"verdict"`
 	Message string `json:"message"`
+
+	// key identifies the problem across runs ("" means Message): what a
+	// remote server says varies from session to session (queue and
+	// session IDs, timestamps), so the same refusal must not count as a
+	// new problem because its reply text changed.
+	key string
+}
+
+func (p Problem) id() string {
+	if p.key != "" {
+		return p.key
+	}
+	return p.Message
 }
 
 // Source describes one of the compared reports.
@@ -201,7 +214,7 @@ func nonNil(s []string) []string {
 // problems diffs two lists of problems by message.
 func problems(d *Diff, before, after []Problem) {
 	has := func(list []Problem, p Problem) bool {
-		return slices.ContainsFunc(list, func(q Problem) bool { return q.Message == p.Message })
+		return slices.ContainsFunc(list, func(q Problem) bool { return q.id() == p.id() })
 	}
 	for _, p := range after {
 		if !has(before, p) && !has(d.NewProblems, p) {
@@ -216,10 +229,53 @@ func problems(d *Diff, before, after []Problem) {
 }
 
 func reportProblems(r *report.Report) []Problem {
+	replies := replyTexts(r.SMTP)
 	var out []Problem
 	for _, p := range r.Problems() {
-		out = append(out, Problem{Verdict: string(p.Verdict), Message: p.Message})
+		key := p.Message
+		for _, t := range replies {
+			key = strings.ReplaceAll(key, t, "<reply>")
+		}
+		out = append(out, Problem{Verdict: string(p.Verdict), Message: p.Message, key: string(p.Verdict) + " " + key})
 	}
+	return out
+}
+
+// replyTexts are the remote reply texts of r's probes as problem messages
+// quote them (the first line, possibly cut), longest first, so that the
+// problem's identity is what blprobe concluded, not what the server said.
+// The cause, the stage and any cited list stay in the identity.
+func replyTexts(r *smtpcheck.Result) []string {
+	if r == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(t string) {
+		if len(t) >= 8 && !seen[t] { // short texts ("Ok") could match elsewhere
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, d := range r.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if p.Reply == nil {
+					continue
+				}
+				first, _, _ := strings.Cut(p.Reply.Text, "\n")
+				add(first)
+				if len(first) > 200 { // messages quote at most 200 bytes, cut on a rune boundary
+					cut := 200
+					for cut > 0 && first[cut]&0xC0 == 0x80 {
+						cut--
+					}
+					add(first[:cut])
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
@@ -456,7 +512,10 @@ func compareMigrate(d *Diff, b, a *migrate.Report) {
 	blockers := func(r *migrate.Report) []Problem {
 		var out []Problem
 		for _, bl := range r.Blockers {
-			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, strings.TrimSpace(bl.Item+" "+bl.Subject), bl.Detail)})
+			// A blocker is the same while its address, item and subject are:
+			// its detail quotes remote text and counts that vary between runs.
+			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, strings.TrimSpace(bl.Item+" "+bl.Subject), bl.Detail),
+				key: strings.Join([]string{bl.Address, bl.Item, bl.Subject}, "\x00")})
 		}
 		return out
 	}

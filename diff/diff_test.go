@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/mailauth"
+	"github.com/blprobe/blprobe/migrate"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
@@ -46,6 +49,12 @@ func probe(status smtpcheck.Status, class smtpcheck.Class, reply string) smtpche
 	return p
 }
 
+// cited sets the list a reply names, as the classifier does.
+func cited(p smtpcheck.Probe, list string) smtpcheck.Probe {
+	p.CitedList = list
+	return p
+}
+
 func withSMTP(ps ...smtpcheck.Probe) func(*report.Report) {
 	return func(r *report.Report) {
 		r.SMTP = &smtpcheck.Result{Port: 25, Rcpts: []string{}, Domains: []smtpcheck.Domain{{Domain: "example.test", Status: smtpcheck.DomainOK,
@@ -77,8 +86,17 @@ func TestCompare(t *testing.T) {
 		{"PTR gained", func(r *report.Report) { r.RDNS[0].PTR, r.RDNS[0].ForwardConfirmed = []string{}, false }, none, []string{PTRChanged}, false, false, 0, 0},
 		{"MX rejected", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test")),
 			[]string{MXChanged, VerdictChanged}, true, true, 1, 0},
-		{"MX reply changed", withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test")), withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using bl.test")),
+		{"MX now cites another list", withSMTP(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test"), "zen.test")),
+			withSMTP(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using bl.test"), "bl.test")),
 			[]string{MXChanged}, false, true, 1, 1},
+		// The same refusal with another session ID in its text (Gmail ends
+		// every reply with one) is no new problem: cron must not page on it.
+		{"MX reply ID changed", withSMTP(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "Client host blocked using zen.test a1b2c3d4.5 - gsmtp"), "zen.test")),
+			withSMTP(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "Client host blocked using zen.test e6f7g8h9.2 - gsmtp"), "zen.test")),
+			[]string{MXChanged}, false, false, 0, 0},
+		{"long MX reply ID changed", withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassPolicy, "id=1 "+strings.Repeat("é", 120))),
+			withSMTP(probe(smtpcheck.StatusRejected, smtpcheck.ClassPolicy, "id=2 "+strings.Repeat("é", 120))),
+			[]string{MXChanged}, false, false, 0, 0},
 		{"MX timeout is not a new problem", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(probe(smtpcheck.StatusError, smtpcheck.ClassConnectTimeout, "")),
 			[]string{MXChanged, VerdictChanged}, true, false, 1, 0},
 		{"MX address added", withSMTP(), withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), []string{MXAdded, VerdictChanged}, false, false, 0, 1},
@@ -171,4 +189,42 @@ func FuzzCompare(f *testing.F) {
 			t.Fatal("nil diff without error")
 		}
 	})
+}
+
+// migrateDoc is a migrate report whose new address fails SPF; detail is the
+// SPF record's lookup count, which varies between runs.
+func migrateDoc(t *testing.T, newIP string, lookups int) []byte {
+	t.Helper()
+	spf := func(ip string, r mailauth.Result) []mailauth.SPF {
+		return []mailauth.SPF{{Domain: "example.test", IP: ip, Result: r, Record: "v=spf1 include:_spf.example.test -all", Lookups: lookups, LookupLimit: 10, VoidLimit: 2, Problems: []string{}}}
+	}
+	in := migrate.Inputs{Tool: tool, Command: []string{"blprobe", "migrate"}, Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Old:       migrate.Side{Addr: netip.MustParseAddr("192.0.2.1"), SPF: spf("192.0.2.1", mailauth.Pass)},
+		New:       []migrate.Side{{Addr: netip.MustParseAddr(newIP), SPF: spf(newIP, mailauth.Fail)}},
+		NewTarget: newIP, RangeSize: 1, Domains: []string{"example.test"},
+		DMARC: []mailauth.DMARC{{Domain: "example.test", Problems: []string{}}}, Suggestions: []*mailauth.Suggestion{nil}}
+	var b bytes.Buffer
+	if err := migrate.WriteJSON(&b, migrate.Build(in)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A migrate blocker that persists is no new problem when only its detail
+// changed; a blocker of another address is.
+func TestCompareMigrateBlockers(t *testing.T) {
+	d, err := Compare(tool, "b.json", migrateDoc(t, "198.51.100.7", 1), "a.json", migrateDoc(t, "198.51.100.7", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.NewProblem || len(d.NewProblems) != 0 || len(d.GoneProblems) != 0 {
+		t.Errorf("same blocker, other detail: new problem %v, new %+v, gone %+v", d.NewProblem, d.NewProblems, d.GoneProblems)
+	}
+	d, err = Compare(tool, "b.json", migrateDoc(t, "198.51.100.7", 1), "a.json", migrateDoc(t, "198.51.100.8", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.NewProblem || d.ExitCode != ExitNewProblem || len(d.NewProblems) == 0 {
+		t.Errorf("blocker of a new address: new problem %v, new %+v", d.NewProblem, d.NewProblems)
+	}
 }
