@@ -119,13 +119,23 @@ type head struct {
 
 // kind reads the schema of a document and checks the document against it.
 func kind(name string, data []byte) (string, error) {
-	var h head
-	if err := json.Unmarshal(data, &h); err != nil {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
 		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: %v", name, oneLine(err.Error()))}
 	}
-	if h.Schema == nil {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: it holds a JSON %s, not an object (write one with --format json)", name, jsonType(v))}
+	}
+	sv, ok := obj["schema"]
+	if !ok || sv == nil {
 		return "", &InputError{fmt.Sprintf("%s has no \"schema\" field: not a blprobe JSON report (write one with --format json)", name)}
 	}
+	str, ok := sv.(string)
+	if !ok {
+		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: its \"schema\" is a JSON %s, not a string such as %q", name, jsonType(sv), report.SchemaV1)}
+	}
+	h := head{Schema: &str}
 	var err error
 	switch *h.Schema {
 	case report.SchemaV1:
@@ -139,6 +149,23 @@ func kind(name string, data []byte) (string, error) {
 		return "", &InputError{fmt.Sprintf("%s is not a valid %s document: %s", name, *h.Schema, oneLine(err.Error()))}
 	}
 	return *h.Schema, nil
+}
+
+// jsonType names the JSON type of a decoded value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "null"
 }
 
 func oneLine(s string) string {

@@ -161,13 +161,15 @@ func TestCompareRefuses(t *testing.T) {
 		want string
 	}{
 		{good, v2, `a.json has schema "blprobe.report/v2"`},
-		{[]byte(`[]`), good, "not a blprobe JSON report"},
+		{[]byte(`[]`), good, "b.json is not a blprobe JSON report: it holds a JSON array, not an object"},
+		{good, []byte(`{"schema": 1}`), `a.json is not a blprobe JSON report: its "schema" is a JSON number`},
+		{good, []byte(`"blprobe.report/v1"`), "a.json is not a blprobe JSON report: it holds a JSON string"},
 		{[]byte(`{}`), good, `no "schema" field`},
 		{good, []byte(`{"schema": "blprobe.report/v1"}`), "not a valid blprobe.report/v1 document"},
 	} {
 		_, err := Compare(tool, "b.json", tc.b, "a.json", tc.a)
 		var ie *InputError
-		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "Go ") {
 			t.Errorf("err %v, want %q", err, tc.want)
 		}
 	}
