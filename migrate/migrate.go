@@ -602,7 +602,7 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 			return &Cell{Status: Fail, Detail: fmt.Sprintf("%d of %d MX addresses refused the probe%s; %s", rej, total, note, rejWhat),
 				Fix: "fix what the reply names (listing, PTR) for this address, then ask " + domain + "'s postmaster if it persists"}
 		case total == 0:
-			return &Cell{Status: NotChecked, Detail: "no MX address could be probed"}
+			return &Cell{Status: NotChecked, Detail: "no MX address could be probed" + mxErrors(d)}
 		case echoWhat != "":
 			return &Cell{Status: NotChecked, Detail: echoWhat + note,
 				Fix: "find the address mail really leaves from (the MX's echo) and check that one, or route mail from " + s.Addr.String()}
@@ -641,16 +641,48 @@ func (b *builder) port25(s Side, isNew bool) *Cell {
 		return &Cell{Status: Fail, Detail: "every MX connection timed out: outbound port 25 is blocked from this network",
 			Fix: "ask the ISP to open outbound port 25, or relay through their smarthost"}
 	}
+	probes := 0
+	var why []string
 	for _, d := range s.SMTP.Domains {
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
+				probes++
 				if p.Stage != smtpcheck.StageConnect {
 					return &Cell{Status: Pass, Detail: fmt.Sprintf("outbound port %d is open (%s answered)", s.SMTP.Port, mx.Host)}
 				}
 			}
 		}
+		if e := mxErrors(d); e != "" {
+			why = append(why, d.Domain+e)
+		}
+	}
+	if probes == 0 {
+		return &Cell{Status: NotChecked, Detail: fmt.Sprintf("no connection was tried from %s: no MX address could be probed (%s)", s.Addr, orNone(why)),
+			Fix: "probe a --to domain whose MX has an address of the same family as " + s.Addr.String()}
 	}
 	return &Cell{Status: NotChecked, Detail: "no MX connection got past connect, but not every one timed out"}
+}
+
+// mxErrors is ": " and the distinct reasons why d's MX hosts were not
+// probed (e.g. no address of the source address's family), or "".
+func mxErrors(d smtpcheck.Domain) string {
+	var errs []string
+	for _, mx := range d.MX {
+		if mx.Error != "" && !slices.Contains(errs, mx.Error) {
+			errs = append(errs, mx.Error)
+		}
+	}
+	if len(errs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(errs, "; ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no reason recorded"
+	}
+	return strings.Join(s, "; ")
 }
 
 func (b *builder) aggregate(r *Report) *Aggregate {

@@ -173,6 +173,10 @@ func TestBuild(t *testing.T) {
 			d := &in.New[0].SMTP.Domains[0]
 			d.Status, d.MX = smtpcheck.DomainNullMX, nil
 		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "accepts no mail"},
+		{"no MX of the new address's family", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses = nil
+			in.New[0].SMTP.Domains[0].MX[0].Error = "no address of the source addresses' family"
+		}, VerdictInconclusive, 3, ItemPort25, "", NotChecked, "no connection was tried from 198.51.100.7: no MX address could be probed (dest.test: no address of the source addresses' family)"},
 		{"port 25 blocked", func(in *Inputs) {
 			in.New[0].SMTP.Port25Blocked = true
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
