@@ -366,3 +366,21 @@ func TestEvidenceListsNeverNull(t *testing.T) {
 		t.Error("marshalling wrote to the report")
 	}
 }
+
+// A ready report has no empty DETAILS heading; -v lists every cell under it.
+func TestTextDetailsHeading(t *testing.T) {
+	r := Build(base())
+	var quiet, verbose bytes.Buffer
+	if err := WriteText(&quiet, r, false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(quiet.String(), "DETAILS") {
+		t.Errorf("empty DETAILS heading:\n%s", quiet.String())
+	}
+	if err := WriteText(&verbose, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(verbose.String(), "DETAILS\n  Listings, old: PASS") {
+		t.Errorf("-v lacks the details:\n%s", verbose.String())
+	}
+}
