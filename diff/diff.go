@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -195,6 +196,12 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 			return nil, &InputError{"decoding the reports: " + oneLine(err.Error())}
 		}
 		d.Before, d.After = reportSource(beforeName, &b), reportSource(afterName, &a)
+		if b.DNSBL != nil {
+			sortCodes(b.DNSBL.Results)
+		}
+		if a.DNSBL != nil {
+			sortCodes(a.DNSBL.Results)
+		}
 		compareReports(d, &b, &a)
 	} else {
 		var b, a migrate.Report
@@ -202,6 +209,8 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 			return nil, &InputError{"decoding the reports: " + oneLine(err.Error())}
 		}
 		d.Before, d.After = migrateSource(beforeName, &b), migrateSource(afterName, &a)
+		sortCodes(b.Evidence.DNSBL)
+		sortCodes(a.Evidence.DNSBL)
 		compareMigrate(d, &b, &a)
 	}
 	if d.Before.Verdict != d.After.Verdict {
@@ -217,6 +226,45 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 		d.ExitCode = ExitNewProblem
 	}
 	return d, nil
+}
+
+// sortCodes puts every result's codes (with their meanings) in address
+// order. A listing's A records come in whatever order the resolver chose:
+// resolvers rotate the records of an RRset between answers (RFC 1034 §3.6
+// leaves the order unspecified; BIND's rrset-order defaults to cyclic), so
+// the same listing must compare equal whatever the order.
+func sortCodes(results []dnsbl.Result) {
+	for i := range results {
+		r := &results[i]
+		if len(r.Codes) < 2 {
+			continue
+		}
+		idx := make([]int, len(r.Codes))
+		for j := range idx {
+			idx[j] = j
+		}
+		less := func(x, y string) bool {
+			ax, ex := netip.ParseAddr(x)
+			ay, ey := netip.ParseAddr(y)
+			if ex == nil && ey == nil {
+				return ax.Less(ay)
+			}
+			return x < y
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return less(r.Codes[idx[a]], r.Codes[idx[b]]) })
+		codes := make([]string, len(r.Codes))
+		for j, k := range idx {
+			codes[j] = r.Codes[k]
+		}
+		if len(r.Meanings) == len(r.Codes) {
+			meanings := make([]string, len(r.Meanings))
+			for j, k := range idx {
+				meanings[j] = r.Meanings[k]
+			}
+			r.Meanings = meanings
+		}
+		r.Codes = codes
+	}
 }
 
 func verdictRank(v string) int {

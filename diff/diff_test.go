@@ -81,6 +81,10 @@ func TestCompare(t *testing.T) {
 		{"listing added", none, listed("127.0.0.2"), []string{ListingAdded, VerdictChanged}, true, true, 1, 0},
 		{"listing removed", listed("127.0.0.2"), none, []string{ListingRemoved, VerdictChanged}, false, false, 0, 1},
 		{"listing codes changed", listed("127.0.0.2"), listed("127.0.0.4"), []string{ListingChanged}, false, true, 1, 1},
+		// Resolvers rotate the A records of an answer: the same listing in
+		// another order is no change.
+		{"listing codes reordered", listed("127.0.0.2", "127.0.0.4"), listed("127.0.0.4", "127.0.0.2"), nil, false, false, 0, 0},
+		{"listing code added", listed("127.0.0.4"), listed("127.0.0.4", "127.0.0.2"), []string{ListingChanged}, false, true, 1, 1},
 		{"PTR lost", none, func(r *report.Report) { r.RDNS[0].PTR, r.RDNS[0].ForwardConfirmed = []string{}, false }, []string{PTRChanged}, true, false, 0, 0},
 		{"FCrDNS lost", none, func(r *report.Report) { r.RDNS[0].ForwardConfirmed = false }, []string{PTRChanged}, true, false, 0, 0},
 		{"PTR gained", func(r *report.Report) { r.RDNS[0].PTR, r.RDNS[0].ForwardConfirmed = []string{}, false }, none, []string{PTRChanged}, false, false, 0, 0},
