@@ -305,13 +305,39 @@ func problems(d *Diff, before, after []Problem) {
 
 func reportProblems(r *report.Report) []Problem {
 	replies := replyTexts(r.SMTP)
+	addrs := probeAddrs(r.SMTP)
 	var out []Problem
 	for _, p := range r.Problems() {
 		key := p.Message
 		for _, t := range replies {
 			key = strings.ReplaceAll(key, t, "<reply>")
 		}
+		for _, a := range addrs {
+			key = strings.ReplaceAll(key, a[0], a[1])
+		}
 		out = append(out, Problem{Verdict: string(p.Verdict), Message: p.Message, key: string(p.Verdict) + " " + key})
+	}
+	return out
+}
+
+// probeAddrs pairs each probe's "host [ip]" with "host [*]": large
+// providers answer an MX name with a different address on every lookup
+// (Gmail's gmail-smtp-in.l.google.com, Outlook's mail.protection.outlook.com
+// pools), so a refusal by the same MX host is the same problem whichever of
+// its addresses answered.
+func probeAddrs(r *smtpcheck.Result) [][2]string {
+	if r == nil {
+		return nil
+	}
+	var out [][2]string
+	for _, d := range r.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if p.IP != "" {
+					out = append(out, [2]string{mx.Host + " [" + p.IP + "]", mx.Host + " [*]"})
+				}
+			}
+		}
 	}
 	return out
 }
@@ -474,6 +500,16 @@ func isRefusal(p smtpcheck.Probe) bool {
 	return p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy)
 }
 
+// hostRefused reports whether a probe of MX host mx of domain was refused.
+func hostRefused(m map[probeKey]smtpcheck.Probe, domain, mx string) bool {
+	for k, p := range m {
+		if k.domain == domain && k.mx == mx && isRefusal(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // mxOutcomes compares probes by domain, MX host, MX address and source
 // address (not by port, so two lab runs on different ports compare).
 func mxOutcomes(d *Diff, b, a *smtpcheck.Result) {
@@ -489,7 +525,10 @@ func mxOutcomes(d *Diff, b, a *smtpcheck.Result) {
 		switch {
 		case !ok:
 			if b != nil {
-				d.Changes = append(d.Changes, Change{Kind: MXAdded, Domain: k.domain, MX: k.mx, Address: addr, Before: "not probed", After: outcome(ap), Worse: isRefusal(ap)})
+				// Worse unless the same MX host refused already (from another
+				// of its addresses: see probeAddrs).
+				worse := isRefusal(ap) && !hostRefused(bm, k.domain, k.mx)
+				d.Changes = append(d.Changes, Change{Kind: MXAdded, Domain: k.domain, MX: k.mx, Address: addr, Before: "not probed", After: outcome(ap), Worse: worse})
 			}
 		case outcome(bp) != outcome(ap):
 			d.Changes = append(d.Changes, Change{Kind: MXChanged, Domain: k.domain, MX: k.mx, Address: addr, Before: outcome(bp), After: outcome(ap),

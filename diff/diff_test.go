@@ -49,6 +49,12 @@ func probe(status smtpcheck.Status, class smtpcheck.Class, reply string) smtpche
 	return p
 }
 
+// at sets the MX address a probe went to.
+func at(p smtpcheck.Probe, ip string) smtpcheck.Probe {
+	p.IP = ip
+	return p
+}
+
 // cited sets the list a reply names, as the classifier does.
 func cited(p smtpcheck.Probe, list string) smtpcheck.Probe {
 	p.CitedList = list
@@ -103,6 +109,14 @@ func TestCompare(t *testing.T) {
 			[]string{MXChanged}, false, false, 0, 0},
 		{"MX timeout is not a new problem", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(probe(smtpcheck.StatusError, smtpcheck.ClassConnectTimeout, "")),
 			[]string{MXChanged, VerdictChanged}, true, false, 1, 0},
+		// Gmail answers its MX name with another address on every lookup:
+		// the same MX host refusing from another address is no new problem.
+		{"MX host refuses from another address", withSMTP(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test"), "zen.test")),
+			withSMTP(at(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test"), "zen.test"), "198.51.100.26")),
+			[]string{MXAdded, MXRemoved}, false, false, 0, 0},
+		{"MX host refuses, accepted before from another address", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")),
+			withSMTP(at(cited(probe(smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "blocked using zen.test"), "zen.test"), "198.51.100.26")),
+			[]string{MXAdded, MXRemoved, VerdictChanged}, true, true, 1, 0},
 		{"MX address added", withSMTP(), withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), []string{MXAdded, VerdictChanged}, false, false, 0, 1},
 		{"MX address gone", withSMTP(probe(smtpcheck.StatusAccepted, smtpcheck.ClassAccepted, "")), withSMTP(), []string{MXRemoved, VerdictChanged}, false, false, 1, 0},
 	}
