@@ -623,6 +623,17 @@ func compareMigrate(d *Diff, b, a *migrate.Report) {
 		worse := ar.New != nil && ar.New.Status == migrate.Fail && (br.New == nil || br.New.Status != migrate.Fail)
 		d.Changes = append(d.Changes, Change{Kind: RowChanged, Item: ar.Item, Domain: ar.Subject, Before: st(br.New), After: st(ar.New), Worse: worse})
 	}
+	// Rows of the before report that the after report no longer has (e.g.
+	// a --domain or --to dropped between the runs).
+	am := map[key]bool{}
+	for _, r := range a.Rows {
+		am[key{r.Item, r.Subject}] = true
+	}
+	for _, br := range b.Rows {
+		if !am[key{br.Item, br.Subject}] && br.New != nil {
+			d.Changes = append(d.Changes, Change{Kind: RowChanged, Item: br.Item, Domain: br.Subject, Before: st(br.New), After: "-"})
+		}
+	}
 	blockers := func(r *migrate.Report) []Problem {
 		var out []Problem
 		for _, bl := range r.Blockers {

@@ -248,3 +248,32 @@ func TestCompareMigrateBlockers(t *testing.T) {
 		t.Errorf("blocker of a new address: new problem %v, new %+v", d.NewProblem, d.NewProblems)
 	}
 }
+
+// A readiness row that the after report no longer has is listed, not
+// silently dropped.
+func TestCompareMigrateRowGone(t *testing.T) {
+	before := migrateDoc(t, "198.51.100.7", 1)
+	var m map[string]any
+	if err := json.Unmarshal(migrateDoc(t, "198.51.100.7", 1), &m); err != nil {
+		t.Fatal(err)
+	}
+	var rows []any
+	for _, r := range m["rows"].([]any) {
+		if r.(map[string]any)["item"] != "dmarc" {
+			rows = append(rows, r)
+		}
+	}
+	m["rows"] = rows
+	after, _ := json.Marshal(m)
+	d, err := Compare(tool, "b.json", before, "a.json", after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range d.Changes {
+		found = found || c.Kind == RowChanged && c.Item == "dmarc" && c.After == "-" && !c.Worse
+	}
+	if !found {
+		t.Errorf("the dmarc row that went away is not listed: %+v", d.Changes)
+	}
+}
