@@ -563,7 +563,7 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 				Fix: "pick a --to domain that receives mail"}
 		}
 		var acc, rej, other, total int
-		var rejWhat, otherWhat, echoWhat string
+		var rejWhat, rejFix, otherWhat, echoWhat string
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
 				total++
@@ -588,6 +588,7 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 					rej++
 					if rejWhat == "" {
 						rejWhat = fmt.Sprintf("%s [%s] rejected at %s (%s): %s", mx.Host, p.IP, p.Stage, cause, replyText(p))
+						rejFix = p.Cause.NextStep(s.Addr.String(), p.CitedList)
 					}
 				default:
 					other++
@@ -599,8 +600,13 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 		}
 		switch {
 		case rej > 0:
+			// The classifier's next step for the cause (e.g. a --mail-from
+			// whose domain exists for a sender refusal), else the generic one.
+			if rejFix == "" {
+				rejFix = "fix what the reply names (listing, PTR) for this address"
+			}
 			return &Cell{Status: Fail, Detail: fmt.Sprintf("%d of %d MX addresses refused the probe%s; %s", rej, total, note, rejWhat),
-				Fix: "fix what the reply names (listing, PTR) for this address, then ask " + domain + "'s postmaster if it persists"}
+				Fix: rejFix + ", then ask " + domain + "'s postmaster if it persists"}
 		case total == 0:
 			return &Cell{Status: NotChecked, Detail: "no MX address could be probed" + mxErrors(d)}
 		case echoWhat != "":

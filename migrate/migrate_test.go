@@ -162,7 +162,8 @@ func TestBuild(t *testing.T) {
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
 			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassRejected, smtpcheck.StageRcpt
 			p.Reply = &smtpcheck.Reply{Code: 553, Enhanced: "5.1.8", Text: "Sender address rejected: Domain not found"}
-		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "5.1.8"},
+			p.Cause = smtpcheck.CauseSenderRejected
+		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, smtpcheck.CauseSenderRejected.NextStep("", "")},
 		{"postmaster mailbox unavailable is no verdict", func(in *Inputs) {
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
 			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassUnknownRecipient, smtpcheck.StageRcpt
