@@ -178,7 +178,12 @@ func Build(in Inputs) *Report {
 		Rows: []Row{}, Blockers: []Blocker{}, Warnings: nonNil(in.Warnings),
 	}
 	r.Evidence = evidence(in)
-	b := builder{in: in, types: map[string]dnsbl.ListType{}, cat: map[string]dnsbl.Zone{}}
+	b := builder{in: in, types: map[string]dnsbl.ListType{}, cat: map[string]dnsbl.Zone{}, byIP: map[string][]dnsbl.Result{}}
+	for _, s := range append([]Side{in.Old}, in.New...) {
+		for _, res := range s.DNSBL {
+			b.byIP[res.IP] = append(b.byIP[res.IP], res)
+		}
+	}
 	for _, z := range in.Catalog {
 		b.cat[z.Zone] = z
 	}
@@ -264,6 +269,7 @@ type builder struct {
 	in    Inputs
 	types map[string]dnsbl.ListType
 	cat   map[string]dnsbl.Zone
+	byIP  map[string][]dnsbl.Result // every side's results by looked-up address
 }
 
 // row adds a row whose new cell combines the cells of every new address,
@@ -348,13 +354,27 @@ func (b *builder) policyOnly(res dnsbl.Result) bool {
 
 func (b *builder) listing(s Side, isNew bool) *Cell {
 	ip := s.Addr.String()
+	// An IPv6 range is looked up per /64 (IPv6 DNSBLs list /64 networks):
+	// its addresses' results carry the /64's network address.
+	net64 := ""
+	if s.Addr.Is6() && !s.Addr.Is4In6() {
+		if p, err := s.Addr.Prefix(64); err == nil {
+			net64 = p.Addr().String()
+		}
+	}
+	results := s.DNSBL
+	if net64 != "" && net64 != ip {
+		results = append(append([]dnsbl.Result{}, results...), b.byIP[net64]...)
+	}
 	var listed, policy []string
 	var fixes []string
 	errs, zones, na := 0, 0, 0
-	for _, res := range s.DNSBL {
-		if res.IP != ip {
+	seen := map[[2]string]bool{}
+	for _, res := range results {
+		if res.IP != ip && (net64 == "" || res.IP != net64) || seen[[2]string{res.IP, res.Zone}] {
 			continue
 		}
+		seen[[2]string{res.IP, res.Zone}] = true
 		if res.Status == dnsbl.StatusError && res.ErrorKind == dnsbl.ErrNotApplicable {
 			na++ // e.g. an IPv6 address against an IPv4-only zone
 			continue

@@ -385,3 +385,28 @@ func TestTextDetailsHeading(t *testing.T) {
 		t.Errorf("-v lacks the details:\n%s", verbose.String())
 	}
 }
+
+// The addresses of an IPv6 range are looked up per /64: the /64's result
+// is theirs (not "no blocklist result").
+func TestIPv6RangeListingPer64(t *testing.T) {
+	in := base()
+	net := netip.MustParseAddr("2001:db8::")
+	var news []Side
+	for _, a := range []string{"2001:db8::", "2001:db8::1", "2001:db8::2", "2001:db8::3"} {
+		addr := netip.MustParseAddr(a)
+		sd := Side{Addr: addr, RDNS: goodRDNS(addr, "mail.example.test"), SPF: spfRes(addr, mailauth.Pass), SMTP: accepted(addr)}
+		if addr == net {
+			sd.DNSBL = listed(net, "bl.example", "127.0.0.2")
+		}
+		news = append(news, sd)
+	}
+	in.New, in.NewTarget, in.RangeSize = news, "2001:db8::/126", 4
+	r := Build(in)
+	row := findRow(t, r, ItemListings, "")
+	if row.New.Status != Fail || !strings.Contains(row.New.Detail, "all 4 addresses fail") {
+		t.Errorf("listings %+v: every address of the listed /64 is listed", row.New)
+	}
+	if r.Aggregate == nil || r.Aggregate.Listed != 4 {
+		t.Errorf("aggregate %+v", r.Aggregate)
+	}
+}
