@@ -70,6 +70,16 @@ type Options struct {
 	// DNSBL runs the blocklist lookups of Zones.
 	DNSBL *dnsbl.Checker
 	Zones []dnsbl.Zone
+	// Only lists the DNSBL statuses the report's results keep (--only; the
+	// others are counted per zone); the verdict still covers every result.
+	Only []dnsbl.Status
+	// OverLimit runs a plan that exceeds a zone's free daily query limit
+	// (the caller holds a licence or the list's permission); without it such
+	// a plan is an *InputError.
+	OverLimit bool
+	// OnResult, if set, gets each DNSBL result of RunDNSBL as it completes
+	// (streaming output); the *Result is reused after the call.
+	OnResult func(*dnsbl.Result)
 	// Catalog describes zones for correlation (names, policy codes, delist
 	// URLs); nil is dnsbl.Builtin().
 	Catalog []dnsbl.Zone
@@ -243,7 +253,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	wg.Wait()
 	if plan != nil {
-		r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
+		r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Only: o.Only, Coverage: report.NewCoverage(plan.Families())}
 		NoteDirect(r)
 	}
 	if echo != nil {
@@ -288,6 +298,11 @@ func (x *run) plan(ctx context.Context, targets []dnsbl.Target) (*dnsbl.Plan, er
 	}
 	if err := CheckPairs(plan); err != nil {
 		return nil, err
+	}
+	if !x.o.OverLimit {
+		if err := plan.CheckDailyLimits(); err != nil {
+			return nil, &InputError{err}
+		}
 	}
 	return plan, nil
 }

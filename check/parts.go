@@ -28,8 +28,10 @@ func RunDNSBL(ctx context.Context, o Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	dr := x.o.DNSBL.Run(ctx, plan)
-	x.r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: dr.Results, Coverage: report.NewCoverage(plan.Families())}
+	// Compact results: memory does not grow with clean answers; the
+	// renderers iterate the set (All), the verdict reads the rest.
+	dr := x.o.DNSBL.RunSet(ctx, plan, x.o.OnResult)
+	x.r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: notClean(dr.Set), All: dr.Set, Only: x.o.Only, Coverage: report.NewCoverage(plan.Families())}
 	NoteDirect(x.r)
 	return x.finish(ctx, nil), nil
 }
@@ -73,4 +75,16 @@ func RunEgress(ctx context.Context, o Options) (*report.Report, error) {
 	x.r.Egress = egress.Detect(ctx, x.o.Egress)
 	x.r.Egress.IPSource = true
 	return x.finish(ctx, nil), nil
+}
+
+// notClean materialises the results that are not clean.
+func notClean(set *dnsbl.ResultSet) []dnsbl.Result {
+	var out []dnsbl.Result
+	set.Each(func(r *dnsbl.Result) bool {
+		if r.Status != dnsbl.StatusClean {
+			out = append(out, *r)
+		}
+		return true
+	})
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -66,6 +67,19 @@ type Change struct {
 type Problem struct {
 	Verdict string `json:"verdict"`
 	Message string `json:"message"`
+
+	// key identifies the problem across runs ("" means Message): what a
+	// remote server says varies from session to session (queue and
+	// session IDs, timestamps), so the same refusal must not count as a
+	// new problem because its reply text changed.
+	key string
+}
+
+func (p Problem) id() string {
+	if p.key != "" {
+		return p.key
+	}
+	return p.Message
 }
 
 // Source describes one of the compared reports.
@@ -106,13 +120,23 @@ type head struct {
 
 // kind reads the schema of a document and checks the document against it.
 func kind(name string, data []byte) (string, error) {
-	var h head
-	if err := json.Unmarshal(data, &h); err != nil {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
 		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: %v", name, oneLine(err.Error()))}
 	}
-	if h.Schema == nil {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: it holds a JSON %s, not an object (write one with --format json)", name, jsonType(v))}
+	}
+	sv, ok := obj["schema"]
+	if !ok || sv == nil {
 		return "", &InputError{fmt.Sprintf("%s has no \"schema\" field: not a blprobe JSON report (write one with --format json)", name)}
 	}
+	str, ok := sv.(string)
+	if !ok {
+		return "", &InputError{fmt.Sprintf("%s is not a blprobe JSON report: its \"schema\" is a JSON %s, not a string such as %q", name, jsonType(sv), report.SchemaV1)}
+	}
+	h := head{Schema: &str}
 	var err error
 	switch *h.Schema {
 	case report.SchemaV1:
@@ -126,6 +150,23 @@ func kind(name string, data []byte) (string, error) {
 		return "", &InputError{fmt.Sprintf("%s is not a valid %s document: %s", name, *h.Schema, oneLine(err.Error()))}
 	}
 	return *h.Schema, nil
+}
+
+// jsonType names the JSON type of a decoded value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "null"
 }
 
 func oneLine(s string) string {
@@ -155,6 +196,12 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 			return nil, &InputError{"decoding the reports: " + oneLine(err.Error())}
 		}
 		d.Before, d.After = reportSource(beforeName, &b), reportSource(afterName, &a)
+		if b.DNSBL != nil {
+			sortCodes(b.DNSBL.Results)
+		}
+		if a.DNSBL != nil {
+			sortCodes(a.DNSBL.Results)
+		}
 		compareReports(d, &b, &a)
 	} else {
 		var b, a migrate.Report
@@ -162,6 +209,8 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 			return nil, &InputError{"decoding the reports: " + oneLine(err.Error())}
 		}
 		d.Before, d.After = migrateSource(beforeName, &b), migrateSource(afterName, &a)
+		sortCodes(b.Evidence.DNSBL)
+		sortCodes(a.Evidence.DNSBL)
 		compareMigrate(d, &b, &a)
 	}
 	if d.Before.Verdict != d.After.Verdict {
@@ -177,6 +226,45 @@ func Compare(tool report.Tool, beforeName string, before []byte, afterName strin
 		d.ExitCode = ExitNewProblem
 	}
 	return d, nil
+}
+
+// sortCodes puts every result's codes (with their meanings) in address
+// order. A listing's A records come in whatever order the resolver chose:
+// resolvers rotate the records of an RRset between answers (RFC 1034 §3.6
+// leaves the order unspecified; BIND's rrset-order defaults to cyclic), so
+// the same listing must compare equal whatever the order.
+func sortCodes(results []dnsbl.Result) {
+	for i := range results {
+		r := &results[i]
+		if len(r.Codes) < 2 {
+			continue
+		}
+		idx := make([]int, len(r.Codes))
+		for j := range idx {
+			idx[j] = j
+		}
+		less := func(x, y string) bool {
+			ax, ex := netip.ParseAddr(x)
+			ay, ey := netip.ParseAddr(y)
+			if ex == nil && ey == nil {
+				return ax.Less(ay)
+			}
+			return x < y
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return less(r.Codes[idx[a]], r.Codes[idx[b]]) })
+		codes := make([]string, len(r.Codes))
+		for j, k := range idx {
+			codes[j] = r.Codes[k]
+		}
+		if len(r.Meanings) == len(r.Codes) {
+			meanings := make([]string, len(r.Meanings))
+			for j, k := range idx {
+				meanings[j] = r.Meanings[k]
+			}
+			r.Meanings = meanings
+		}
+		r.Codes = codes
+	}
 }
 
 func verdictRank(v string) int {
@@ -201,7 +289,7 @@ func nonNil(s []string) []string {
 // problems diffs two lists of problems by message.
 func problems(d *Diff, before, after []Problem) {
 	has := func(list []Problem, p Problem) bool {
-		return slices.ContainsFunc(list, func(q Problem) bool { return q.Message == p.Message })
+		return slices.ContainsFunc(list, func(q Problem) bool { return q.id() == p.id() })
 	}
 	for _, p := range after {
 		if !has(before, p) && !has(d.NewProblems, p) {
@@ -216,10 +304,79 @@ func problems(d *Diff, before, after []Problem) {
 }
 
 func reportProblems(r *report.Report) []Problem {
+	replies := replyTexts(r.SMTP)
+	addrs := probeAddrs(r.SMTP)
 	var out []Problem
 	for _, p := range r.Problems() {
-		out = append(out, Problem{Verdict: string(p.Verdict), Message: p.Message})
+		key := p.Message
+		for _, t := range replies {
+			key = strings.ReplaceAll(key, t, "<reply>")
+		}
+		for _, a := range addrs {
+			key = strings.ReplaceAll(key, a[0], a[1])
+		}
+		out = append(out, Problem{Verdict: string(p.Verdict), Message: p.Message, key: string(p.Verdict) + " " + key})
 	}
+	return out
+}
+
+// probeAddrs pairs each probe's "host [ip]" with "host [*]": large
+// providers answer an MX name with a different address on every lookup
+// (Gmail's gmail-smtp-in.l.google.com, Outlook's mail.protection.outlook.com
+// pools), so a refusal by the same MX host is the same problem whichever of
+// its addresses answered.
+func probeAddrs(r *smtpcheck.Result) [][2]string {
+	if r == nil {
+		return nil
+	}
+	var out [][2]string
+	for _, d := range r.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if p.IP != "" {
+					out = append(out, [2]string{mx.Host + " [" + p.IP + "]", mx.Host + " [*]"})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// replyTexts are the remote reply texts of r's probes as problem messages
+// quote them (the first line, possibly cut), longest first, so that the
+// problem's identity is what blprobe concluded, not what the server said.
+// The cause, the stage and any cited list stay in the identity.
+func replyTexts(r *smtpcheck.Result) []string {
+	if r == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(t string) {
+		if len(t) >= 8 && !seen[t] { // short texts ("Ok") could match elsewhere
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, d := range r.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				if p.Reply == nil {
+					continue
+				}
+				first, _, _ := strings.Cut(p.Reply.Text, "\n")
+				add(first)
+				if len(first) > 200 { // messages quote at most 200 bytes, cut on a rune boundary
+					cut := 200
+					for cut > 0 && first[cut]&0xC0 == 0x80 {
+						cut--
+					}
+					add(first[:cut])
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
@@ -343,6 +500,16 @@ func isRefusal(p smtpcheck.Probe) bool {
 	return p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy)
 }
 
+// hostRefused reports whether a probe of MX host mx of domain was refused.
+func hostRefused(m map[probeKey]smtpcheck.Probe, domain, mx string) bool {
+	for k, p := range m {
+		if k.domain == domain && k.mx == mx && isRefusal(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // mxOutcomes compares probes by domain, MX host, MX address and source
 // address (not by port, so two lab runs on different ports compare).
 func mxOutcomes(d *Diff, b, a *smtpcheck.Result) {
@@ -358,7 +525,10 @@ func mxOutcomes(d *Diff, b, a *smtpcheck.Result) {
 		switch {
 		case !ok:
 			if b != nil {
-				d.Changes = append(d.Changes, Change{Kind: MXAdded, Domain: k.domain, MX: k.mx, Address: addr, Before: "not probed", After: outcome(ap), Worse: isRefusal(ap)})
+				// Worse unless the same MX host refused already (from another
+				// of its addresses: see probeAddrs).
+				worse := isRefusal(ap) && !hostRefused(bm, k.domain, k.mx)
+				d.Changes = append(d.Changes, Change{Kind: MXAdded, Domain: k.domain, MX: k.mx, Address: addr, Before: "not probed", After: outcome(ap), Worse: worse})
 			}
 		case outcome(bp) != outcome(ap):
 			d.Changes = append(d.Changes, Change{Kind: MXChanged, Domain: k.domain, MX: k.mx, Address: addr, Before: outcome(bp), After: outcome(ap),
@@ -453,10 +623,24 @@ func compareMigrate(d *Diff, b, a *migrate.Report) {
 		worse := ar.New != nil && ar.New.Status == migrate.Fail && (br.New == nil || br.New.Status != migrate.Fail)
 		d.Changes = append(d.Changes, Change{Kind: RowChanged, Item: ar.Item, Domain: ar.Subject, Before: st(br.New), After: st(ar.New), Worse: worse})
 	}
+	// Rows of the before report that the after report no longer has (e.g.
+	// a --domain or --to dropped between the runs).
+	am := map[key]bool{}
+	for _, r := range a.Rows {
+		am[key{r.Item, r.Subject}] = true
+	}
+	for _, br := range b.Rows {
+		if !am[key{br.Item, br.Subject}] && br.New != nil {
+			d.Changes = append(d.Changes, Change{Kind: RowChanged, Item: br.Item, Domain: br.Subject, Before: st(br.New), After: "-"})
+		}
+	}
 	blockers := func(r *migrate.Report) []Problem {
 		var out []Problem
 		for _, bl := range r.Blockers {
-			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, strings.TrimSpace(bl.Item+" "+bl.Subject), bl.Detail)})
+			// A blocker is the same while its address, item and subject are:
+			// its detail quotes remote text and counts that vary between runs.
+			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, strings.TrimSpace(bl.Item+" "+bl.Subject), bl.Detail),
+				key: strings.Join([]string{bl.Address, bl.Item, bl.Subject}, "\x00")})
 		}
 		return out
 	}

@@ -73,6 +73,16 @@ func LoadCatalog(r io.Reader) ([]Zone, error) {
 	dec.DisallowUnknownFields()
 	var zones []Zone
 	if err := dec.Decode(&zones); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Not Go's "cannot unmarshal object into Go value of type
+			// []dnsbl.Zone": say where and what JSON type was found.
+			where := te.Field
+			if where == "" {
+				where = "the document"
+			}
+			return nil, fmt.Errorf("parsing catalogue (want a JSON array of zone objects): %s is a JSON %s there (offset %d)", where, te.Value, te.Offset)
+		}
 		return nil, fmt.Errorf("parsing catalogue (want a JSON array of zone objects): %w", err)
 	}
 	seen := map[string]int{}
@@ -137,8 +147,15 @@ func validateZone(z Zone) error {
 	}
 	for _, m := range []map[string]string{z.Codes, z.ErrorCodes} {
 		for k := range m {
-			if _, err := parseCodeKey(k); err != nil {
+			p, err := parseCodeKey(k)
+			if err != nil {
 				return err
+			}
+			// RFC 5782 §2.1: a listing answers with an address in
+			// 127.0.0.0/8; anything else is reported as bad_answer, so a code
+			// outside it could never apply.
+			if !loopback8.Contains(p.Addr()) || p.Bits() < loopback8.Bits() {
+				return fmt.Errorf("code %q: want an address or range inside 127.0.0.0/8 (RFC 5782 §2.1)", k)
 			}
 		}
 	}
@@ -151,6 +168,12 @@ func validateZone(z Zone) error {
 		if _, err := parseCodeKey(k); err != nil {
 			return fmt.Errorf("refused_codes: %w", err)
 		}
+		if _, ok := z.Codes[k]; ok {
+			return fmt.Errorf("refused_codes: %q is also a listing code in codes: an answer cannot be both a listing and a refusal", k)
+		}
+	}
+	if err := checkTestEntries(z); err != nil {
+		return fmt.Errorf("test_entries: %w", err)
 	}
 	switch z.CommercialUse {
 	case "", CommercialFree, CommercialPaid, CommercialUnstated:
@@ -185,6 +208,37 @@ func validateZone(z Zone) error {
 	if z.TestName != "" {
 		if err := checkDNSName(normZone(z.TestName)); err != nil {
 			return fmt.Errorf("test_name: %w", err)
+		}
+	}
+	if z.DailyLimit < 0 {
+		return fmt.Errorf("daily_limit %d: want a number of queries per day (0: no limit known)", z.DailyLimit)
+	}
+	return nil
+}
+
+// checkTestEntries accepts the positive test entries of z: addresses of a
+// family the zone answers (IPv4, or the IPv4-mapped IPv6 form
+// ::ffff:7f00:2 for IPv6, RFC 5782 §5), never the negative entry
+// 127.0.0.1 / ::ffff:7f00:1, which must not be listed; for a domain zone,
+// DNS names other than "invalid".
+func checkTestEntries(z Zone) error {
+	for _, e := range z.TestEntries {
+		if z.Kind == KindDomain {
+			if err := checkDNSName(normZone(e)); err != nil || normZone(e) == "invalid" {
+				return fmt.Errorf("%q: want a listed test name such as \"test\" for a domain zone (RFC 5782 §5)", e)
+			}
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return fmt.Errorf("%q: want an address such as 127.0.0.2 or ::ffff:7f00:2 (RFC 5782 §5)", e)
+		}
+		if a.Unmap() == netip.MustParseAddr("127.0.0.1") {
+			return fmt.Errorf("%q is the negative test entry, which must not be listed (RFC 5782 §5)", e)
+		}
+		v6 := a.Is6()
+		if v6 && z.Kind == KindIP4 || !v6 && z.Kind == KindIP6 {
+			return fmt.Errorf("%q is an %s test entry, but the zone's kind is %s", e, map[bool]string{true: "IPv6", false: "IPv4"}[v6], z.Kind)
 		}
 	}
 	return nil
@@ -292,7 +346,9 @@ func InGroup(z Zone, g Group) bool {
 // Resolve picks zones from catalog. Each name may be a comma-separated list
 // of group names (default, extended, all) and zone names. No names gives
 // the default group. A zone name found in the catalogue (case-insensitive,
-// trailing dot ignored) gives that entry; any other name gives Generic(name).
+// trailing dot ignored) gives that entry; any other name gives Generic(name)
+// when it is a DNS name of at least two labels, and an error otherwise (a
+// mistyped group such as "extendd" must not be queried as a zone).
 // A dead zone is an error naming when it stopped and the source. Duplicates
 // are dropped; catalogue order is kept within a group.
 func Resolve(catalog []Zone, names []string) ([]Zone, error) {
@@ -350,10 +406,27 @@ func Resolve(catalog []Zone, names []string) ([]Zone, error) {
 			break
 		}
 		if !found {
+			if err := checkZoneName(key); err != nil {
+				return nil, err
+			}
 			add(Generic(key))
 		}
 	}
 	return out, nil
+}
+
+// checkZoneName refuses a name that is neither a group nor usable as a
+// zone: a DNSBL zone is a domain under a registered domain, never a single
+// label, so "extendd" or "nope" is a mistyped group, not a zone to query.
+func checkZoneName(name string) error {
+	const want = "want default, extended, all or a DNS zone such as zen.spamhaus.org"
+	if err := checkDNSName(name); err != nil {
+		return fmt.Errorf("invalid zone %q (%s)", name, want)
+	}
+	if !strings.Contains(name, ".") {
+		return fmt.Errorf("unknown zone group %q: not a group, and a single label is no DNSBL zone (%s)", name, want)
+	}
+	return nil
 }
 
 // deadName reports whether name is the dead zone or another zone of the same

@@ -165,6 +165,16 @@ func TestLoadCatalogErrors(t *testing.T) {
 		{"negative limit", `[{"zone":"a.example","kind":"ip4","type":"block","daily_limit":-1}]`, "daily_limit"},
 		{"dup", `[{"zone":"a.example","kind":"ip4","type":"block"},{"zone":"A.example.","kind":"ip4","type":"block"}]`, "duplicate of entry 1"},
 		{"unknown field", `[{"zone":"a.example","kind":"ip4","type":"block","codez":{}}]`, "unknown field"},
+		{"object, not array", `{"zone":"a.example"}`, "the document is a JSON object there"},
+		{"field of wrong type", `[{"zone":"a.example","kind":"ip4","type":"block","daily_limit":"many"}]`, "daily_limit is a JSON string there"},
+		{"code outside 127/8", `[{"zone":"a.example","kind":"ip4","type":"block","codes":{"8.8.8.8":"x"}}]`, "inside 127.0.0.0/8"},
+		{"code range wider than 127/8", `[{"zone":"a.example","kind":"ip4","type":"block","codes":{"0.0.0.0/0":"x"}}]`, "inside 127.0.0.0/8"},
+		{"refused code is a listing", `[{"zone":"a.example","kind":"ip4","type":"block","codes":{"127.0.0.2":"x"},"refused_codes":["127.0.0.2"]}]`, "both a listing and a refusal"},
+		{"negative test entry", `[{"zone":"a.example","kind":"ip4","type":"block","test_entries":["127.0.0.1"]}]`, "negative test entry"},
+		{"mapped negative test entry", `[{"zone":"a.example","kind":"ip4+ip6","type":"block","test_entries":["::ffff:7f00:1"]}]`, "negative test entry"},
+		{"v6 test entry of a v4 zone", `[{"zone":"a.example","kind":"ip4","type":"block","test_entries":["::ffff:7f00:2"]}]`, "zone's kind is ip4"},
+		{"junk test entry", `[{"zone":"a.example","kind":"ip4","type":"block","test_entries":["banana"]}]`, "want an address"},
+		{"invalid as a domain test entry", `[{"zone":"a.example","kind":"domain","type":"block","test_entries":["invalid"]}]`, "want a listed test name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,6 +242,15 @@ func TestResolve(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A mistyped group or a name that is no DNS zone is refused, never
+	// queried with the generic rules.
+	for _, bad := range []string{"extendd", "nope", "default,Extnded", "bad zone", "a..example", "zen.spamhaus.org,192.0.2.1"} {
+		if zs, err := Resolve(cat, []string{bad}); err == nil {
+			t.Errorf("Resolve(%q) = %d zones, want an error", bad, len(zs))
+		} else if !strings.Contains(err.Error(), "want default, extended, all or a DNS zone") {
+			t.Errorf("Resolve(%q) error %q does not say what is accepted", bad, err)
+		}
 	}
 	def, _ := Resolve(cat, nil)
 	mixed, _ := Resolve(cat, []string{"default,multi.uribl.com"})

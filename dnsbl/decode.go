@@ -88,8 +88,38 @@ type outcome struct {
 //   - otherwise listed (allowed on an allow list), with every code.
 //   - SERVFAIL, REFUSED → their error kinds; other rcodes → dns_error.
 func (z *zoneRT) decode(resp *dns.Msg) outcome {
-	o := outcome{rcode: rcodeName(resp.Rcode)}
-	switch resp.Rcode {
+	var addrs []netip.Addr
+	if resp.Rcode == dns.RcodeSuccess {
+		for _, rr := range resp.Answer {
+			a, ok := rr.(*dns.A)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(a.A)
+			if !ok {
+				continue
+			}
+			ip = ip.Unmap()
+			dup := false
+			for _, x := range addrs {
+				if x == ip {
+					dup = true
+					break
+				}
+			}
+			if !dup && len(addrs) < maxCodes {
+				addrs = append(addrs, ip)
+			}
+		}
+	}
+	return z.decodeAddrs(resp.Rcode, addrs)
+}
+
+// decodeAddrs interprets an rcode and the distinct A records of an answer
+// (from DNS or from local zone data), with the rules of decode.
+func (z *zoneRT) decodeAddrs(rcode int, addrs []netip.Addr) outcome {
+	o := outcome{rcode: rcodeName(rcode)}
+	switch rcode {
 	case dns.RcodeNameError:
 		o.status = StatusClean
 		return o
@@ -103,28 +133,6 @@ func (z *zoneRT) decode(resp *dns.Msg) outcome {
 	default:
 		o.status, o.kind, o.err = StatusError, ErrDNS, "unexpected DNS response code "+o.rcode
 		return o
-	}
-	var addrs []netip.Addr
-	for _, rr := range resp.Answer {
-		a, ok := rr.(*dns.A)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(a.A)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
-		dup := false
-		for _, x := range addrs {
-			if x == ip {
-				dup = true
-				break
-			}
-		}
-		if !dup && len(addrs) < maxCodes {
-			addrs = append(addrs, ip)
-		}
 	}
 	if len(addrs) == 0 {
 		o.status = StatusClean

@@ -44,6 +44,7 @@ func ParseDirectMode(s string) (DirectMode, error) {
 const (
 	PathResolver = "resolver" // the configured resolver answered
 	PathDirect   = "direct"   // the zone's own nameservers; "direct:<ns>" names the one that answered most
+	PathLocal    = "local"    // local list data (--zone-file): no DNS at all
 )
 
 // defaultRefused are the answers meaning "this resolver is refused" for a
@@ -97,6 +98,9 @@ func (f failedPath) Exchange(context.Context, *dns.Msg) (*dns.Msg, error) { retu
 
 // pathOf is the ZoneHealth.Path of a zone whose tests ran.
 func pathOf(z *zoneRT) string {
+	if z.z.Local != nil {
+		return PathLocal
+	}
 	switch ex := z.ex.(type) {
 	case nil:
 		return PathResolver

@@ -7,9 +7,11 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
@@ -137,6 +139,7 @@ type zoneRT struct {
 	health  ZoneHealth
 	errKind ErrorKind // error kind of results when not healthy
 	errText string
+	errRef  uint32 // errText in the run's ResultSet (0: not stored yet)
 }
 
 func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
@@ -157,6 +160,8 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 		return nil, fmt.Errorf("zone %q: %w", z.Zone, err)
 	}
 	switch {
+	case z.Local != nil:
+		// Local list data: no DNS, no key needed.
 	case z.DQS != "" && c.key != "":
 		// FACTS §2: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
 		dqs := normZone(z.DQS)
@@ -175,16 +180,39 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 // Run is the outcome of a run: the health of every zone used and one result
 // per (address or domain, zone) pair, in address order then zone order.
 type Run struct {
-	Zones       []ZoneHealth
+	Zones []ZoneHealth
+	// Results holds every result (Checker.Run); nil from Checker.RunSet,
+	// whose results are in Set.
 	Results     []Result
-	Interrupted bool // the context ended before every lookup finished
+	Set         *ResultSet // the compact results of the run
+	Interrupted bool       // the context ended before every lookup finished
 }
 
 // Run checks the health of every zone the plan uses (once), then queries
 // every pair on healthy zones. Pairs on unhealthy or unknown zones get an
 // error result without a query; pairs not finished when ctx ends get
-// StatusNotDone. Every pair appears exactly once.
+// StatusNotDone. Every pair appears exactly once. Run materialises every
+// result; RunSet keeps them compact.
 func (c *Checker) Run(ctx context.Context, plan *Plan) *Run {
+	run := c.RunSet(ctx, plan, nil)
+	run.Results = run.Set.All()
+	return run
+}
+
+// job is one pair to query.
+type job struct {
+	idx  int
+	s    *source
+	a    netip.Addr
+	host string
+	z    *zoneRT
+}
+
+// RunSet is Run with compact results (Run.Set; Run.Results stays nil):
+// memory grows by about 12 bytes per clean pair. onResult, if not nil, is
+// called with every result as it completes (in completion order, one call
+// at a time); the *Result is only valid during the call.
+func (c *Checker) RunSet(ctx context.Context, plan *Plan, onResult func(*Result)) *Run {
 	run := &Run{}
 	zones := make([]*zoneRT, len(plan.zones))
 	for i, z := range plan.zones {
@@ -224,60 +252,86 @@ func (c *Checker) Run(ctx context.Context, plan *Plan) *Run {
 		}
 	}
 
+	set := newResultSet(c, plan, zones)
+	run.Set = set
 	total := plan.pairs
-	run.Results = make([]Result, total)
 	var done atomic.Int64
-	progress := func() {
+	var emitMu sync.Mutex
+	// finish records a finished pair and reports it.
+	finish := func(j *job, r *Result) {
+		set.set(j.idx, r)
 		d := done.Add(1)
 		if c.opts.Progress != nil {
 			c.opts.Progress(int(d), total)
 		}
-	}
-	var g errgroup.Group
-	g.SetLimit(c.opts.Concurrency)
-	i := 0
-	plan.walk(func(s *source, a netip.Addr, host string) bool {
-		zl, ip := plan.z6, ""
-		switch {
-		case host != "":
-			zl, ip = plan.zd, host
-		case a.Is4():
-			zl, ip = plan.z4, a.String()
-		default:
-			ip = a.String()
+		if onResult != nil {
+			set.ident(r, j.s, j.a, j.host, j.z)
+			emitMu.Lock()
+			onResult(r)
+			emitMu.Unlock()
 		}
-		for _, zi := range zl {
-			if i >= len(run.Results) {
+	}
+	// A fixed pool of workers: no goroutine (and stack growth) per pair.
+	jobs := make(chan job, c.opts.Concurrency)
+	var wg sync.WaitGroup
+	workers := min(c.opts.Concurrency, max(total, 1))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r Result
+			for j := range jobs {
+				r = Result{Status: StatusNotDone}
+				if ctx.Err() == nil {
+					c.lookupPair(ctx, j.z, &r, j.a, j.host)
+				}
+				finish(&j, &r)
+			}
+		}()
+	}
+	i := 0
+	var r Result
+	plan.walk(func(s *source, a netip.Addr, host string) bool {
+		for _, zi := range plan.zonesFor(a, host) {
+			if i >= total {
 				return false // cannot happen: Plan counted these pairs
 			}
-			r := &run.Results[i]
+			j := job{idx: i, s: s, a: a, host: host, z: zones[zi]}
 			i++
-			z := zones[zi]
-			r.Target, r.IP, r.Zone, r.Status = c.scrub(s.input), ip, z.display, StatusNotDone
-			if host != "" {
-				r.Query = DomainQueryName(host, z.display)
-			} else {
-				r.Query = QueryName(a, z.display)
-			}
-			switch {
+			r = Result{Status: StatusNotDone}
+			switch z := j.z; {
 			case z.health.Health == HealthNotDone || ctx.Err() != nil:
-				progress()
+				finish(&j, &r)
 			case z.health.Health != HealthHealthy:
-				r.Status, r.ErrorKind, r.Error = StatusError, z.errKind, z.errText
-				progress()
+				r.Status, r.ErrorKind = StatusError, z.errKind
+				if z.errRef == 0 {
+					z.errRef = set.addExtra(extra{err: z.errText})
+				}
+				set.recs[j.idx] = pairRec{status: statusIndex(StatusError), kind: kindIndex(z.errKind), extra: z.errRef}
+				r.Error = z.errText
+				d := done.Add(1)
+				if c.opts.Progress != nil {
+					c.opts.Progress(int(d), total)
+				}
+				if onResult != nil {
+					set.ident(&r, j.s, j.a, j.host, j.z)
+					emitMu.Lock()
+					onResult(&r)
+					emitMu.Unlock()
+				}
+			case z.z.Local != nil:
+				c.lookupLocal(z, &r, a, host) // a map lookup: no goroutine
+				finish(&j, &r)
 			default:
-				g.Go(func() error {
-					c.lookupPair(ctx, z, r, a, host)
-					progress()
-					return nil
-				})
+				jobs <- j
 			}
 		}
 		return true
 	})
-	g.Wait()
-	for k := range run.Results {
-		if run.Results[k].Status == StatusNotDone {
+	close(jobs)
+	wg.Wait()
+	for k := range set.recs {
+		if set.recs[k].status == 0 {
 			run.Interrupted = true
 			break
 		}
@@ -365,6 +419,10 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 const maxReason = 512
 
 func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.Addr, host string) {
+	if z.z.Local != nil {
+		c.lookupLocal(z, r, a, host)
+		return
+	}
 	var name string
 	if host != "" {
 		name = DomainQueryName(host, z.query) + "."
@@ -393,14 +451,48 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 	if err != nil || tresp.Rcode != dns.RcodeSuccess {
 		return
 	}
+	var texts []string
+	for _, rr := range tresp.Answer {
+		if t, ok := rr.(*dns.TXT); ok {
+			texts = append(texts, txtText(t.Txt))
+		}
+	}
+	r.Reason = c.reason(texts)
+}
+
+// localAnswer looks a unit up in the zone's local data and decodes it as
+// the same answer from DNS would be: NXDOMAIN when not listed, else NOERROR
+// with the entry's A record.
+func (z *zoneRT) localAnswer(a netip.Addr, host string) (outcome, zonefile.Answer) {
+	var ans zonefile.Answer
+	var ok bool
+	if host != "" {
+		ans, ok = z.z.Local.LookupName(host)
+	} else {
+		ans, ok = z.z.Local.Lookup(a)
+	}
+	if !ok {
+		return z.decodeAddrs(dns.RcodeNameError, nil), ans
+	}
+	return z.decodeAddrs(dns.RcodeSuccess, []netip.Addr{ans.A}), ans
+}
+
+// lookupLocal fills r from the zone's local data (no DNS, RTT 0).
+func (c *Checker) lookupLocal(z *zoneRT, r *Result, a netip.Addr, host string) {
+	o, ans := z.localAnswer(a, host)
+	r.Status, r.ErrorKind, r.Error = o.status, o.kind, c.scrub(o.err)
+	r.Codes, r.Meanings = o.codes, o.meanings
+	if o.status == StatusListed && ans.HasTXT {
+		r.Reason = c.reason([]string{ans.TXT})
+	}
+}
+
+// reason joins TXT texts into a result's reason: at most maxReason bytes,
+// control characters removed, DQS key redacted.
+func (c *Checker) reason(texts []string) string {
 	var parts []string
 	size := 0
-	for _, rr := range tresp.Answer {
-		t, ok := rr.(*dns.TXT)
-		if !ok {
-			continue
-		}
-		s := txtText(t.Txt)
+	for _, s := range texts {
 		if size+len(s) > maxReason {
 			s = s[:maxReason-size]
 		}
@@ -410,7 +502,7 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 			break
 		}
 	}
-	r.Reason = c.scrub(strings.ToValidUTF8(textsafe.Clean(strings.Join(parts, "; ")), ""))
+	return c.scrub(strings.ToValidUTF8(textsafe.Clean(strings.Join(parts, "; ")), ""))
 }
 
 // CheckHealth tests the RFC 5782 §5 entries of zones (both address
@@ -576,18 +668,28 @@ func (c *Checker) runTest(ctx context.Context, z *zoneRT, te testEntry) testResu
 	if te.positive {
 		tr.ev.Expect = "listed"
 	}
-	resp, _, err := c.exchange(ctx, z, te.name, dns.TypeA)
-	if err != nil {
-		kind, ok := failure(ctx, err)
-		if !ok {
-			tr.notDone = true
+	var o outcome
+	if z.z.Local != nil {
+		a, _ := netip.ParseAddr(te.label)
+		host := ""
+		if !a.IsValid() {
+			host = te.label
+		}
+		o, _ = z.localAnswer(a, host)
+	} else {
+		resp, _, err := c.exchange(ctx, z, te.name, dns.TypeA)
+		if err != nil {
+			kind, ok := failure(ctx, err)
+			if !ok {
+				tr.notDone = true
+				return tr
+			}
+			tr.ev.Error = c.scrub(textsafe.Clean(err.Error()))
+			tr.fail, tr.failKind = fmt.Sprintf("test entry %s: %s", te.label, tr.ev.Error), kind
 			return tr
 		}
-		tr.ev.Error = c.scrub(textsafe.Clean(err.Error()))
-		tr.fail, tr.failKind = fmt.Sprintf("test entry %s: %s", te.label, tr.ev.Error), kind
-		return tr
+		o = z.decode(resp)
 	}
-	o := z.decode(resp)
 	tr.ev.Rcode, tr.ev.Codes = o.rcode, o.codes
 	codes := strings.Join(o.codes, ", ")
 	switch o.status {

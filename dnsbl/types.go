@@ -1,5 +1,7 @@
 package dnsbl
 
+import "github.com/blprobe/blprobe/dnsbl/zonefile"
+
 // Status is the outcome of one (address, zone) lookup.
 type Status string
 
@@ -130,14 +132,20 @@ type Zone struct {
 	TestEntries []string `json:"test_entries,omitempty"` // the positive test entries the operator documents
 	IPv6Source  string   `json:"ipv6_source,omitempty"`  // where the IPv6 support (or its absence) was verified
 	// Usage terms.
-	Terms         string        `json:"terms,omitempty"`          // the operator's free-use terms, in words
-	DailyLimit    int           `json:"daily_limit,omitempty"`    // free queries per day (0: none published)
+	Terms string `json:"terms,omitempty"` // the operator's free-use terms, in words
+	// DailyLimit is the published free-use limit in queries per day (0:
+	// none published); a run that would exceed it without a key (DQS) or
+	// explicit permission is refused.
+	DailyLimit    int           `json:"daily_limit,omitempty"`
 	Registration  bool          `json:"registration,omitempty"`   // free, but the querying resolver must be registered
 	CommercialUse CommercialUse `json:"commercial_use,omitempty"` // free, paid or unstated
 	Sources       []string      `json:"sources,omitempty"`        // where the entry was verified
 	Verified      string        `json:"verified,omitempty"`       // date of that verification, YYYY-MM-DD
 	DeadSince     string        `json:"dead_since,omitempty"`     // group dead: when the list stopped, YYYY-MM-DD
 	Notes         string        `json:"notes,omitempty"`          //
+	// Local, when set, answers for the zone from local list data (an
+	// rbldnsd data file, --zone-file) instead of DNS.
+	Local *zonefile.Data `json:"-"`
 }
 
 // Group says in which selection a zone is. Groups nest: default ⊂ extended

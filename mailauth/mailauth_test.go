@@ -46,6 +46,8 @@ b.diamond.test. 60 IN TXT "v=spf1 include:d.diamond.test -all"
 c.diamond.test. 60 IN TXT "v=spf1 include:d.diamond.test -all"
 d.diamond.test. 60 IN TXT "v=spf1 a:d.diamond.test -all"
 d.diamond.test. 60 IN A 192.0.2.60
+syntax.test. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 bogus:x -all"
+badip.test. 60 IN TXT "v=spf1 ip4:192.0.2.0/24 ip4:300.1.1.1 -all"
 _dmarc.reject.test. 60 IN TXT "v=DMARC1; p=reject; pct=50; aspf=s"
 _dmarc.org.test. 60 IN TXT "v=DMARC1; p=quarantine; sp=reject"
 _dmarc.none.test. 60 IN TXT "v=DMARC1; p=none; rua=mailto:d@none.test"
@@ -125,7 +127,7 @@ func TestCheckSPF(t *testing.T) {
 		{"dmacro.test", "192.0.2.50", Pass, 1, 0, "", "macros", true, ""},
 		{"dmacro.test", "192.0.2.51", Fail, 1, 0, "", "macros", true, ""},
 		{"nospf.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
-		{"nx.test", "192.0.2.5", None, 0, 0, "no SPF record", "", false, ""},
+		{"nx.test", "192.0.2.5", None, 0, 0, "nx.test does not exist (NXDOMAIN)", "", false, ""},
 		{"twospf.test", "192.0.2.5", PermError, 0, 0, "more than one SPF record", "", false, ""},
 		{"servfail.test", "192.0.2.5", TempError, 0, 0, "", "", false, "SERVFAIL"},
 		{"badinc.test", "192.0.2.5", PermError, 1, 1, "nothing.test has no SPF record", "", true, ""},
@@ -133,6 +135,10 @@ func TestCheckSPF(t *testing.T) {
 		{"diamond.test", "192.0.2.60", Pass, 6, 0, "", "", true, ""},
 		{"diamond.test", "192.0.2.61", Fail, 6, 0, "", "", true, ""}, // the whole tree; d is included twice: counted twice
 		{"ptr.test", "192.0.2.5", Fail, 1, 0, "ptr mechanism", "", true, ""},
+		// RFC 7208 §4.6: a syntax error anywhere is a permerror, even for an
+		// address that an earlier term matches.
+		{"syntax.test", "192.0.2.5", PermError, 0, 0, `"bogus:x" is not a mechanism`, "", true, "syntax error"},
+		{"badip.test", "192.0.2.5", PermError, 0, 0, `"ip4:300.1.1.1": not an address`, "", true, "syntax error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.domain+"/"+tt.ip, func(t *testing.T) {
@@ -199,6 +205,7 @@ func TestSuggest(t *testing.T) {
 		{"noall.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.7", ""},
 		{"deny.test", "198.51.100.7/32", "v=spf1 ip4:198.51.100.7 -ip4:198.51.100.7 ip4:192.0.2.0/24 -all", ""},
 		{"nospf.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.5 ip4:198.51.100.7 ~all", "has no SPF record"},
+		{"nx.test", "198.51.100.7/32", "v=spf1 ip4:192.0.2.5 ip4:198.51.100.7 ~all", "nx.test does not exist in the DNS (NXDOMAIN)"},
 		{"many.test", "198.51.100.7/32", "v=spf1 include:i1.many.test include:i2.many.test include:i3.many.test include:i4.many.test include:i5.many.test include:i6.many.test include:i7.many.test include:i8.many.test include:i9.many.test include:i10.many.test include:i11.many.test ip4:192.0.2.0/24 ip4:198.51.100.7 -all", "11 DNS lookups"},
 		{"ip4.test", "192.0.2.9/32", "", ""},         // already passes
 		{"servfail.test", "198.51.100.7/32", "", ""}, // could not read the record
@@ -407,6 +414,32 @@ func TestEffect(t *testing.T) {
 		got := Effect(tt.d, tt.s)
 		if !strings.Contains(got, tt.want) || !strings.Contains(got, "DKIM is not bound to the IP") {
 			t.Errorf("Effect = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	for _, tt := range []struct {
+		rec, want string // want: substring of the error, "" for valid
+	}{
+		{"v=spf1 -all", ""},
+		{"v=spf1 a/24 mx:mx.example/24//64 A:Mail.Example a//64 ptr ?all", ""},
+		{"v=spf1 exists:%{i}._ip.%{d} include:_spf.%{d2} -all", ""},
+		{"v=spf1 ip4:192.0.2.1 IP4:192.0.2.0/24 ip6:2001:db8::/32 ip6:::1 ~all", ""},
+		{"v=spf1 redirect=_spf.example.com exp=explain.%{d} unknown-mod=x", ""},
+		{"v=spf1 ip4:192.0.2.0/24 bogus -all", "not a mechanism"},
+		{"v=spf1 ip4:2001:db8::1 -all", "family"},
+		{"v=spf1 ip6:192.0.2.1 -all", "family"},
+		{"v=spf1 ip4 -all", "needs an address"},
+		{"v=spf1 ip4:192.0.2.0/33 -all", "not an address or network"},
+		{"v=spf1 include: -all", "needs a domain"},
+		{"v=spf1 all:x", "takes no argument"},
+		{"v=spf1 redirect=a.example redirect=b.example", "may appear once"},
+		{"v=spf1 redirect=", "needs one domain"},
+	} {
+		got := syntaxError(tt.rec)
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("syntaxError(%q) = %q, want %q", tt.rec, got, tt.want)
 		}
 	}
 }

@@ -66,6 +66,8 @@ type SPF struct {
 	VoidLimit   int      `json:"void_limit"`
 	Problems    []string `json:"problems"`
 	Notes       []string `json:"notes,omitempty"`
+
+	nxdomain bool // the domain itself does not exist (NXDOMAIN)
 }
 
 // Authorised reports whether the result authorises the address.
@@ -94,13 +96,30 @@ func checkSPF(ctx context.Context, r *resolver, domain string, ip netip.Addr) SP
 
 	rec, ferr := fetchRecord(ctx, r, domain)
 	if ferr != nil || rec == "" {
-		if s.Result == None {
+		switch {
+		case s.Result == None && isNotFound(ferr):
+			// Not a missing record: the name is absent, most often a typo.
+			// Receivers refuse envelope senders in domains that do not exist
+			// (e.g. Postfix reject_unknown_sender_domain,
+			// https://www.postfix.org/postconf.5.html#reject_unknown_sender_domain).
+			s.nxdomain = true
+			s.Problems = append(s.Problems, fmt.Sprintf("%s does not exist (NXDOMAIN): check the domain's spelling; receivers reject mail whose envelope sender is in a domain that does not exist, whatever its SPF", domain))
+		case s.Result == None:
 			s.Problems = append(s.Problems, fmt.Sprintf("%s has no SPF record: receivers cannot tell authorised senders from forgeries", domain))
 		}
 		return s
 	}
 	s.Record = rec
 	s.Bytes = len(rec)
+	if bad := syntaxError(rec); bad != "" && s.Result != PermError && s.Result != TempError {
+		// RFC 7208 §4.6: the record's syntax is validated first, and a
+		// syntax error anywhere in it is a permerror without evaluation.
+		// The library evaluates lazily and can return a result from the
+		// terms before the error: receivers that validate first do not.
+		s.Result = PermError
+		s.Reason = "syntax error: " + bad
+		s.Problems = append(s.Problems, fmt.Sprintf("the record of %s has a syntax error (%s): receivers validate the whole record first and return permerror for every address (RFC 7208 §4.6)", domain, bad))
+	}
 	w := &walker{r: r, seen: map[string]bool{domain: true}}
 	w.walk(ctx, domain, rec, 0)
 	s.Lookups, s.VoidLookups = w.lookups, w.void
@@ -143,6 +162,57 @@ func fetchRecord(ctx context.Context, r *resolver, domain string) (string, error
 func isSPF(t string) bool {
 	l := strings.ToLower(t)
 	return l == "v=spf1" || strings.HasPrefix(l, "v=spf1 ")
+}
+
+// mechanisms are the mechanism names of RFC 7208 §5.
+var mechanisms = map[string]bool{"all": true, "include": true, "a": true, "mx": true, "ptr": true, "ip4": true, "ip6": true, "exists": true}
+
+// syntaxError returns what makes rec invalid under the RFC 7208 §12 ABNF,
+// checked conservatively (unknown mechanisms, ip4/ip6 values that are no
+// address or network, include/exists/redirect without a domain, a repeated
+// redirect or exp modifier), or "" when nothing is found. Unknown
+// modifiers are allowed (§6).
+func syntaxError(rec string) string {
+	seen := map[string]bool{}
+	for _, t := range parseTerms(rec) {
+		if t.qual == 0 { // modifier
+			if (t.name == "redirect" || t.name == "exp") && (t.value == "" || seen[t.name]) {
+				return fmt.Sprintf("%q: %s needs one domain and may appear once (RFC 7208 §6)", t.raw, t.name)
+			}
+			seen[t.name] = true
+			continue
+		}
+		if !mechanisms[t.name] {
+			return fmt.Sprintf("%q is not a mechanism (RFC 7208 §5)", t.raw)
+		}
+		switch t.name {
+		case "ip4", "ip6":
+			v := t.value
+			if v == "" || !strings.Contains(strings.ToLower(t.raw), t.name+":") {
+				return fmt.Sprintf("%q: %s needs an address (RFC 7208 §5.6)", t.raw, t.name)
+			}
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				p, perr := netip.ParsePrefix(v)
+				if perr != nil {
+					return fmt.Sprintf("%q: not an address or network (RFC 7208 §5.6)", t.raw)
+				}
+				a = p.Addr()
+			}
+			if a.Is4() != (t.name == "ip4") {
+				return fmt.Sprintf("%q: the address family does not match %s (RFC 7208 §5.6)", t.raw, t.name)
+			}
+		case "include", "exists":
+			if t.value == "" {
+				return fmt.Sprintf("%q: %s needs a domain (RFC 7208 §5.2, §5.7)", t.raw, t.name)
+			}
+		case "all":
+			if t.value != "" {
+				return fmt.Sprintf("%q: all takes no argument (RFC 7208 §5.1)", t.raw)
+			}
+		}
+	}
+	return ""
 }
 
 // term is one directive or modifier of a record.

@@ -96,6 +96,9 @@ func Suggest(ctx context.Context, ex dnsclient.Exchanger, cur SPF, p netip.Prefi
 			rec += " " + spfTerm(netip.PrefixFrom(old.Unmap(), old.Unmap().BitLen()))
 		}
 		rec += " ~all"
+		if cur.nxdomain {
+			sg.Warnings = append(sg.Warnings, fmt.Sprintf("%s does not exist in the DNS (NXDOMAIN): check the domain's spelling first; publish this only if %s is yours and you create it", cur.Domain, cur.Domain))
+		}
 		sg.Warnings = append(sg.Warnings, fmt.Sprintf("%s has no SPF record: this one authorises only the addresses it lists; add every other host that sends mail for %s before publishing it", cur.Domain, cur.Domain))
 	}
 	r := &resolver{c: dnsclient.Resolve(ex), v6: p.Addr().Is6()}

@@ -10,6 +10,7 @@
 package migrate
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -177,7 +178,12 @@ func Build(in Inputs) *Report {
 		Rows: []Row{}, Blockers: []Blocker{}, Warnings: nonNil(in.Warnings),
 	}
 	r.Evidence = evidence(in)
-	b := builder{in: in, types: map[string]dnsbl.ListType{}, cat: map[string]dnsbl.Zone{}}
+	b := builder{in: in, types: map[string]dnsbl.ListType{}, cat: map[string]dnsbl.Zone{}, byIP: map[string][]dnsbl.Result{}}
+	for _, s := range append([]Side{in.Old}, in.New...) {
+		for _, res := range s.DNSBL {
+			b.byIP[res.IP] = append(b.byIP[res.IP], res)
+		}
+	}
 	for _, z := range in.Catalog {
 		b.cat[z.Zone] = z
 	}
@@ -263,6 +269,7 @@ type builder struct {
 	in    Inputs
 	types map[string]dnsbl.ListType
 	cat   map[string]dnsbl.Zone
+	byIP  map[string][]dnsbl.Result // every side's results by looked-up address
 }
 
 // row adds a row whose new cell combines the cells of every new address,
@@ -347,13 +354,27 @@ func (b *builder) policyOnly(res dnsbl.Result) bool {
 
 func (b *builder) listing(s Side, isNew bool) *Cell {
 	ip := s.Addr.String()
+	// An IPv6 range is looked up per /64 (IPv6 DNSBLs list /64 networks):
+	// its addresses' results carry the /64's network address.
+	net64 := ""
+	if s.Addr.Is6() && !s.Addr.Is4In6() {
+		if p, err := s.Addr.Prefix(64); err == nil {
+			net64 = p.Addr().String()
+		}
+	}
+	results := s.DNSBL
+	if net64 != "" && net64 != ip {
+		results = append(append([]dnsbl.Result{}, results...), b.byIP[net64]...)
+	}
 	var listed, policy []string
 	var fixes []string
 	errs, zones, na := 0, 0, 0
-	for _, res := range s.DNSBL {
-		if res.IP != ip {
+	seen := map[[2]string]bool{}
+	for _, res := range results {
+		if res.IP != ip && (net64 == "" || res.IP != net64) || seen[[2]string{res.IP, res.Zone}] {
 			continue
 		}
+		seen[[2]string{res.IP, res.Zone}] = true
 		if res.Status == dnsbl.StatusError && res.ErrorKind == dnsbl.ErrNotApplicable {
 			na++ // e.g. an IPv6 address against an IPv4-only zone
 			continue
@@ -556,20 +577,38 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 		case smtpcheck.DomainError:
 			return &Cell{Status: NotChecked, Detail: "mail hosts could not be resolved: " + d.Error}
 		case smtpcheck.DomainNullMX, smtpcheck.DomainNoMailHost:
-			return &Cell{Status: Warn, Detail: domain + " accepts no mail (" + string(d.Status) + ")"}
+			// Nothing could be probed: no verdict on the address (as check
+			// treats a domain that accepts no mail, RFC 7505).
+			return &Cell{Status: NotChecked, Detail: domain + " accepts no mail (" + string(d.Status) + "): no MX to probe, so SMTP acceptance of " + s.Addr.String() + " was not tested",
+				Fix: "pick a --to domain that receives mail"}
 		}
 		var acc, rej, other, total int
-		var rejWhat, otherWhat string
+		var rejWhat, rejFix, otherWhat, echoWhat string
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
 				total++
+				// The probe was sent from its SourceIP (s.Addr, or another
+				// address that SMTPNote names): an MX that saw a third one
+				// answered about an address nobody checked.
+				src := s.Addr
+				if a, err := netip.ParseAddr(p.SourceIP); err == nil {
+					src = a
+				}
+				if echoWhat == "" && p.EchoedClientIP != "" && !sameAddr(p.EchoedClientIP, src) {
+					echoWhat = fmt.Sprintf("%s [%s] saw the client as %s, not %s: mail left through another address (NAT or a different route), so this answer is not about %s",
+						mx.Host, p.IP, p.EchoedClientIP, src, s.Addr)
+				}
+				// The same rule as check's verdict: a refusal whose cause is the
+				// sending IP, its PTR/HELO or the sender is a blocker.
+				cause, tied := report.SenderCause(p)
 				switch {
 				case p.Status == smtpcheck.StatusAccepted:
 					acc++
-				case p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy):
+				case tied:
 					rej++
 					if rejWhat == "" {
-						rejWhat = fmt.Sprintf("%s [%s] rejected at %s: %s", mx.Host, p.IP, p.Stage, replyText(p))
+						rejWhat = fmt.Sprintf("%s [%s] rejected at %s (%s): %s", mx.Host, p.IP, p.Stage, cause, replyText(p))
+						rejFix = p.Cause.NextStep(s.Addr.String(), p.CitedList)
 					}
 				default:
 					other++
@@ -581,16 +620,31 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 		}
 		switch {
 		case rej > 0:
+			// The classifier's next step for the cause (e.g. a --mail-from
+			// whose domain exists for a sender refusal), else the generic one.
+			if rejFix == "" {
+				rejFix = "fix what the reply names (listing, PTR) for this address"
+			}
 			return &Cell{Status: Fail, Detail: fmt.Sprintf("%d of %d MX addresses refused the probe%s; %s", rej, total, note, rejWhat),
-				Fix: "fix what the reply names (listing, PTR) for this address, then ask " + domain + "'s postmaster if it persists"}
+				Fix: rejFix + ", then ask " + domain + "'s postmaster if it persists"}
 		case total == 0:
-			return &Cell{Status: NotChecked, Detail: "no MX address could be probed"}
+			return &Cell{Status: NotChecked, Detail: "no MX address could be probed" + mxErrors(d)}
+		case echoWhat != "":
+			return &Cell{Status: NotChecked, Detail: echoWhat + note,
+				Fix: "find the address mail really leaves from (the MX's echo) and check that one, or route mail from " + s.Addr.String()}
 		case other > 0:
 			return &Cell{Status: NotChecked, Detail: fmt.Sprintf("%d of %d MX addresses accepted%s; %s", acc, total, note, otherWhat)}
 		}
 		return &Cell{Status: Pass, Detail: fmt.Sprintf("all %d MX addresses accepted the recipient at RCPT%s", total, note)}
 	}
 	return &Cell{Status: NotChecked, Detail: domain + " was not probed"}
+}
+
+// sameAddr reports whether the echoed client IP text is addr (IPv4-mapped
+// forms compare equal); text that is no address never matches.
+func sameAddr(echoed string, addr netip.Addr) bool {
+	e, err := netip.ParseAddr(strings.Trim(echoed, "[]"))
+	return err == nil && e.Unmap() == addr.Unmap()
 }
 
 func replyText(p smtpcheck.Probe) string {
@@ -613,16 +667,48 @@ func (b *builder) port25(s Side, isNew bool) *Cell {
 		return &Cell{Status: Fail, Detail: "every MX connection timed out: outbound port 25 is blocked from this network",
 			Fix: "ask the ISP to open outbound port 25, or relay through their smarthost"}
 	}
+	probes := 0
+	var why []string
 	for _, d := range s.SMTP.Domains {
 		for _, mx := range d.MX {
 			for _, p := range mx.Addresses {
+				probes++
 				if p.Stage != smtpcheck.StageConnect {
 					return &Cell{Status: Pass, Detail: fmt.Sprintf("outbound port %d is open (%s answered)", s.SMTP.Port, mx.Host)}
 				}
 			}
 		}
+		if e := mxErrors(d); e != "" {
+			why = append(why, d.Domain+e)
+		}
+	}
+	if probes == 0 {
+		return &Cell{Status: NotChecked, Detail: fmt.Sprintf("no connection was tried from %s: no MX address could be probed (%s)", s.Addr, orNone(why)),
+			Fix: "probe a --to domain whose MX has an address of the same family as " + s.Addr.String()}
 	}
 	return &Cell{Status: NotChecked, Detail: "no MX connection got past connect, but not every one timed out"}
+}
+
+// mxErrors is ": " and the distinct reasons why d's MX hosts were not
+// probed (e.g. no address of the source address's family), or "".
+func mxErrors(d smtpcheck.Domain) string {
+	var errs []string
+	for _, mx := range d.MX {
+		if mx.Error != "" && !slices.Contains(errs, mx.Error) {
+			errs = append(errs, mx.Error)
+		}
+	}
+	if len(errs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(errs, "; ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "no reason recorded"
+	}
+	return strings.Join(s, "; ")
 }
 
 func (b *builder) aggregate(r *Report) *Aggregate {
@@ -661,4 +747,83 @@ func (b *builder) aggregate(r *Report) *Aggregate {
 		}
 	}
 	return a
+}
+
+// evidenceJSON has Evidence's fields and tags but not its MarshalJSON method.
+type evidenceJSON Evidence
+
+// MarshalJSON writes the evidence with every list [] rather than null (the
+// README's contract for every JSON document). The DNSBL, rDNS and SMTP parts
+// are marshalled through report.Report, whose normalisation is the
+// reference for those shapes, so they match blprobe.report/v1 exactly.
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	parts, err := reportParts(&report.Report{DNSBL: &report.DNSBL{Zones: e.Zones, Results: e.DNSBL}, RDNS: nonNilRDNS(e.RDNS)})
+	if err != nil {
+		return nil, err
+	}
+	var sec struct {
+		Zones   json.RawMessage `json:"zones"`
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(parts["dnsbl"], &sec); err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	smtp := make(map[string]json.RawMessage, len(e.SMTP))
+	for src, res := range e.SMTP {
+		if res == nil {
+			smtp[src] = json.RawMessage("null")
+			continue
+		}
+		p, err := reportParts(&report.Report{SMTP: res})
+		if err != nil {
+			return nil, err
+		}
+		smtp[src] = p["smtp"]
+	}
+	out := struct {
+		evidenceJSON
+		Zones json.RawMessage            `json:"zones"`
+		DNSBL json.RawMessage            `json:"dnsbl"`
+		RDNS  json.RawMessage            `json:"rdns"`
+		SMTP  map[string]json.RawMessage `json:"smtp"`
+	}{evidenceJSON(e), sec.Zones, sec.Results, parts["rdns"], smtp}
+	// Copies: marshalling never writes to the report.
+	out.evidenceJSON.SPF = append([]mailauth.SPF{}, e.SPF...)
+	out.evidenceJSON.Suggestions = append([]mailauth.Suggestion{}, e.Suggestions...)
+	out.evidenceJSON.DMARC = append([]mailauth.DMARC{}, e.DMARC...)
+	for i := range out.evidenceJSON.SPF {
+		out.evidenceJSON.SPF[i].Problems = nonNil(out.evidenceJSON.SPF[i].Problems)
+	}
+	for i := range out.evidenceJSON.DMARC {
+		out.evidenceJSON.DMARC[i].Problems = nonNil(out.evidenceJSON.DMARC[i].Problems)
+	}
+	for i := range out.evidenceJSON.Suggestions {
+		out.evidenceJSON.Suggestions[i].Warnings = nonNil(out.evidenceJSON.Suggestions[i].Warnings)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	return b, nil
+}
+
+// reportParts marshals r (a report holding only evidence sections) and
+// returns its top-level fields.
+func reportParts(r *report.Report) (map[string]json.RawMessage, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	var parts map[string]json.RawMessage
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return nil, fmt.Errorf("marshalling migrate evidence: %w", err)
+	}
+	return parts, nil
+}
+
+func nonNilRDNS(r []report.RDNS) []report.RDNS {
+	if r == nil {
+		return []report.RDNS{}
+	}
+	return r
 }

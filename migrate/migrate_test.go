@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -146,6 +147,37 @@ func TestBuild(t *testing.T) {
 			VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "run `blprobe check --to dest.test` from the new network after cut-over"},
 		{"SMTP rejected", func(in *Inputs) { in.New[0].SMTP = rejected(newIP) },
 			VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "554 5.7.1 Service unavailable"},
+		{"MX saw another client IP", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses[0].EchoedClientIP = "203.0.113.9"
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "saw the client as 203.0.113.9, not 198.51.100.7"},
+		{"MX echoed the new address", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses[0].EchoedClientIP = "::ffff:198.51.100.7"
+		}, VerdictReady, 0, ItemSMTP, "dest.test", Pass, "accepted"},
+		{"banner 554 without a list", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassRejected, smtpcheck.StageBanner
+			p.Reply = &smtpcheck.Reply{Code: 554, Text: "No SMTP service here"}
+		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, "554 No SMTP service here"},
+		{"sender domain rejected at RCPT", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassRejected, smtpcheck.StageRcpt
+			p.Reply = &smtpcheck.Reply{Code: 553, Enhanced: "5.1.8", Text: "Sender address rejected: Domain not found"}
+			p.Cause = smtpcheck.CauseSenderRejected
+		}, VerdictBlocked, 1, ItemSMTP, "dest.test", Fail, smtpcheck.CauseSenderRejected.NextStep("", "")},
+		{"postmaster mailbox unavailable is no verdict", func(in *Inputs) {
+			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+			p.Status, p.Class, p.Stage = smtpcheck.StatusRejected, smtpcheck.ClassUnknownRecipient, smtpcheck.StageRcpt
+			p.Cause = smtpcheck.CauseMailboxUnavailable
+			p.Reply = &smtpcheck.Reply{Code: 550, Enhanced: "5.2.1", Text: "Mailbox unavailable"}
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "5.2.1"},
+		{"null MX destination", func(in *Inputs) {
+			d := &in.New[0].SMTP.Domains[0]
+			d.Status, d.MX = smtpcheck.DomainNullMX, nil
+		}, VerdictInconclusive, 3, ItemSMTP, "dest.test", NotChecked, "accepts no mail"},
+		{"no MX of the new address's family", func(in *Inputs) {
+			in.New[0].SMTP.Domains[0].MX[0].Addresses = nil
+			in.New[0].SMTP.Domains[0].MX[0].Error = "no address of the source addresses' family"
+		}, VerdictInconclusive, 3, ItemPort25, "", NotChecked, "no connection was tried from 198.51.100.7: no MX address could be probed (dest.test: no address of the source addresses' family)"},
 		{"port 25 blocked", func(in *Inputs) {
 			in.New[0].SMTP.Port25Blocked = true
 			p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
@@ -285,5 +317,96 @@ func TestTextStripsControl(t *testing.T) {
 	WriteText(&b, Build(in), false)
 	if strings.Contains(b.String(), "\x1b") {
 		t.Errorf("control characters in text output: %q", b.String())
+	}
+}
+
+// Every list of the JSON document is [] (the README's contract), also in the
+// evidence: a clean DNSBL result, a zone's evidence and an SMTP probe that
+// failed at connect carry nil slices in memory.
+func TestEvidenceListsNeverNull(t *testing.T) {
+	in := base()
+	in.Zones = []dnsbl.ZoneHealth{{Zone: "zen.spamhaus.org", Type: dnsbl.TypeBlock, Health: dnsbl.HealthHealthy,
+		Evidence: []dnsbl.Evidence{{Query: "2.0.0.127.zen.spamhaus.org", Expect: "listed"}}}}
+	in.New[0].RDNS = &report.RDNS{IP: newIP.String()}
+	p := &in.New[0].SMTP.Domains[0].MX[0].Addresses[0]
+	p.Status, p.Class, p.Stage = smtpcheck.StatusError, smtpcheck.ClassConnectRefused, smtpcheck.StageConnect
+	r := Build(in)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Evidence any `json:"evidence"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Objects that may be null: a probe's tls and reply, an rDNS helo.
+	objects := map[string]bool{"tls": true, "reply": true, "helo": true}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if x == nil && !objects[k] {
+					t.Errorf("%s.%s is null", path, k)
+				}
+				walk(path+"."+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(path+"[]", x)
+			}
+		}
+	}
+	walk("evidence", doc.Evidence)
+	if in.New[0].DNSBL[0].Codes != nil {
+		t.Error("marshalling wrote to the report")
+	}
+}
+
+// A ready report has no empty DETAILS heading; -v lists every cell under it.
+func TestTextDetailsHeading(t *testing.T) {
+	r := Build(base())
+	var quiet, verbose bytes.Buffer
+	if err := WriteText(&quiet, r, false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(quiet.String(), "DETAILS") {
+		t.Errorf("empty DETAILS heading:\n%s", quiet.String())
+	}
+	if err := WriteText(&verbose, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(verbose.String(), "DETAILS\n  Listings, old: PASS") {
+		t.Errorf("-v lacks the details:\n%s", verbose.String())
+	}
+}
+
+// The addresses of an IPv6 range are looked up per /64: the /64's result
+// is theirs (not "no blocklist result").
+func TestIPv6RangeListingPer64(t *testing.T) {
+	in := base()
+	net := netip.MustParseAddr("2001:db8::")
+	var news []Side
+	for _, a := range []string{"2001:db8::", "2001:db8::1", "2001:db8::2", "2001:db8::3"} {
+		addr := netip.MustParseAddr(a)
+		sd := Side{Addr: addr, RDNS: goodRDNS(addr, "mail.example.test"), SPF: spfRes(addr, mailauth.Pass), SMTP: accepted(addr)}
+		if addr == net {
+			sd.DNSBL = listed(net, "bl.example", "127.0.0.2")
+		}
+		news = append(news, sd)
+	}
+	in.New, in.NewTarget, in.RangeSize = news, "2001:db8::/126", 4
+	r := Build(in)
+	row := findRow(t, r, ItemListings, "")
+	if row.New.Status != Fail || !strings.Contains(row.New.Detail, "all 4 addresses fail") {
+		t.Errorf("listings %+v: every address of the listed /64 is listed", row.New)
+	}
+	if r.Aggregate == nil || r.Aggregate.Listed != 4 {
+		t.Errorf("aggregate %+v", r.Aggregate)
 	}
 }

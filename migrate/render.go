@@ -60,7 +60,7 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	for _, row := range r.Rows {
 		fmt.Fprintf(&b, "%-*s  %-*s  %s\n", width, cl(itemName(row)), colw, statusWord(row.Old), statusWord(row.New))
 	}
-	b.WriteString("\nDETAILS\n")
+	var det bytes.Buffer // the heading is written only above some detail
 	for _, row := range r.Rows {
 		for _, side := range []struct {
 			name string
@@ -69,11 +69,15 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 			if side.c == nil || (side.c.Status == Pass && !verbose) {
 				continue
 			}
-			fmt.Fprintf(&b, "  %s, %s: %s: %s\n", cl(itemName(row)), side.name, statusWord(side.c), cl(side.c.Detail))
+			fmt.Fprintf(&det, "  %s, %s: %s: %s\n", cl(itemName(row)), side.name, statusWord(side.c), cl(side.c.Detail))
 			if side.c.Fix != "" {
-				fmt.Fprintf(&b, "      fix: %s\n", cl(side.c.Fix))
+				fmt.Fprintf(&det, "      fix: %s\n", cl(side.c.Fix))
 			}
 		}
+	}
+	if det.Len() > 0 {
+		b.WriteString("\nDETAILS\n")
+		b.Write(det.Bytes())
 	}
 	if len(r.Blockers) > 0 {
 		fmt.Fprintf(&b, "\nBLOCKERS (%d)\n", len(r.Blockers))

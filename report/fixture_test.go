@@ -192,6 +192,7 @@ func enumReport() *Report {
 		smtpcheck.Domain{Domain: "nx.example", Status: smtpcheck.DomainError, Error: "NXDOMAIN"},
 	)
 	r.Correlations = append(r.Correlations, Correlation{Kind: "ptr_rejection", Severity: "warning", Message: "m"})
+	r.DNSBL.Only = []dnsbl.Status{dnsbl.StatusListed, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone} // --only: clean results are counted in omitted
 	r.Finalize()
 	return r
 }

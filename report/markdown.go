@@ -221,6 +221,9 @@ func (m *mdWriter) dnsbl() {
 		}
 		m.table([]string{"Zone", "Kind", "Lookups", "Addresses", "Error"}, rows)
 	}
+	if l := v.omittedLine(m.r.DNSBL.Only); l != "" {
+		m.printf("%s\n\n", m.text(l))
+	}
 	if len(m.r.DNSBL.Zones) > 0 {
 		m.printf("### Zone health\n\n")
 		if len(v.zoneProblems) == 0 && !v.healthReport {

@@ -68,6 +68,13 @@ func strs(s []string) []string {
 	return s
 }
 
+// normResult is res with its lists [] instead of null (the v1 contract),
+// for every writer of results: the document, the stream and JSON lines.
+func normResult(res dnsbl.Result) dnsbl.Result {
+	res.Codes, res.Meanings = strs(res.Codes), strs(res.Meanings)
+	return res
+}
+
 // normalize returns a shallow copy of r whose nil slices and maps (in the
 // document and in every section) are empty instead. Slices that need no
 // change are shared with r, never written.
@@ -87,8 +94,8 @@ func normalize(r *Report) *Report {
 		n.Egress = &e
 	}
 	if n.DNSBL != nil {
-		d := *n.DNSBL
-		d.Zones = make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones))
+		results, omitted := n.DNSBL.selected()
+		d := DNSBL{Zones: make([]dnsbl.ZoneHealth, len(n.DNSBL.Zones)), Omitted: omitted, Only: n.DNSBL.Only}
 		for i, z := range n.DNSBL.Zones {
 			ev := make([]dnsbl.Evidence, len(z.Evidence))
 			for j, e := range z.Evidence {
@@ -98,10 +105,9 @@ func normalize(r *Report) *Report {
 			z.Evidence = ev
 			d.Zones[i] = z
 		}
-		d.Results = make([]dnsbl.Result, len(n.DNSBL.Results))
-		for i, res := range n.DNSBL.Results {
-			res.Codes, res.Meanings = strs(res.Codes), strs(res.Meanings)
-			d.Results[i] = res
+		d.Results = make([]dnsbl.Result, len(results))
+		for i, res := range results {
+			d.Results[i] = normResult(res)
 		}
 		if c := n.DNSBL.Coverage; c != nil {
 			cc := *c

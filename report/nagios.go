@@ -126,12 +126,13 @@ func countNagios(r *Report) nagiosCounts {
 	if d := r.DNSBL; d != nil {
 		types := zoneTypes(d)
 		seenAddr, seenZone, seenListedAddr, seenBlock := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
-		for _, res := range d.Results {
+		// Every result, also the clean ones a large run keeps only in All.
+		d.each(func(res *dnsbl.Result) bool {
 			if t, ok := types[res.Zone]; ok && t != dnsbl.TypeBlock {
-				continue // allow and info lists never count
+				return true // allow and info lists never count
 			}
 			if res.Status == dnsbl.StatusError && res.ErrorKind == dnsbl.ErrNotApplicable {
-				continue
+				return true
 			}
 			if !seenAddr[res.IP] {
 				seenAddr[res.IP] = true
@@ -157,7 +158,8 @@ func countNagios(r *Report) nagiosCounts {
 			default:
 				c.errors++
 			}
-		}
+			return true
+		})
 	}
 	if s := r.SMTP; s != nil {
 		for _, d := range s.Domains {

@@ -25,17 +25,21 @@ func (rd *renderer) safe(s string) string {
 	return textsafe.Clean(Redact(s, rd.secrets...))
 }
 
-// dnsblView is the dnsbl section grouped for display.
+// dnsblView is the dnsbl section grouped for display. Clean results are
+// only counted (and the first few addresses remembered), never kept.
 type dnsblView struct {
-	listed, allowed, clean []dnsbl.Result
-	errGroups              []errGroup
-	counts                 map[dnsbl.Status]int
-	zoneCounts             map[dnsbl.Health]int
-	zoneProblems           []dnsbl.ZoneHealth // zones to show with evidence: the unhealthy ones, or all of them in a health report
-	healthReport           bool               // a section without results ("blprobe zones test")
-	delist, zoneName       map[string]string
-	cleanZones             map[string]map[string]bool // ip → zones where it is clean
-	cleanOrder             []string
+	listed, allowed  []dnsbl.Result
+	errGroups        []errGroup
+	counts           map[dnsbl.Status]int
+	omitted          map[dnsbl.Status]int // results --only left out
+	zoneCounts       map[dnsbl.Health]int
+	zoneProblems     []dnsbl.ZoneHealth // zones to show with evidence: the unhealthy ones, or all of them in a health report
+	healthReport     bool               // a section without results ("blprobe zones test")
+	delist, zoneName map[string]string
+	nClean           int                        // clean results shown
+	cleanIPs         int                        // distinct addresses with a clean result shown
+	cleanZones       map[string]map[string]bool // ip → zones where it is clean (first maxCleanIPs addresses)
+	cleanOrder       []string
 }
 
 // errGroup is the results of one zone that failed the same way.
@@ -47,38 +51,46 @@ type errGroup struct {
 	ips     []string
 }
 
+// maxCleanIPs bounds the addresses whose clean zones are listed by name.
+const maxCleanIPs = 6
+
 func newDNSBLView(d *DNSBL) *dnsblView {
 	v := &dnsblView{
 		counts:     map[dnsbl.Status]int{},
+		omitted:    map[dnsbl.Status]int{},
 		zoneCounts: map[dnsbl.Health]int{},
 		delist:     map[string]string{},
 		zoneName:   map[string]string{},
 		cleanZones: map[string]map[string]bool{},
 	}
-	for _, z := range d.Zones {
-		v.zoneCounts[z.Health]++
-		v.delist[z.Zone] = z.DelistURL
-		v.zoneName[z.Zone] = z.Name
-		if z.Health != dnsbl.HealthHealthy || len(d.Results) == 0 {
-			v.zoneProblems = append(v.zoneProblems, z)
-		}
-	}
-	v.healthReport = len(d.Results) == 0
 	idx := map[[2]string]int{}
-	for _, res := range d.Results {
+	seenClean := map[string]bool{}
+	total := 0
+	d.each(func(res *dnsbl.Result) bool {
+		total++
 		v.counts[res.Status]++
+		if !d.Shown(res.Status) {
+			v.omitted[res.Status]++
+			return true
+		}
 		switch res.Status {
 		case dnsbl.StatusListed:
-			v.listed = append(v.listed, res)
+			v.listed = append(v.listed, *res)
 		case dnsbl.StatusAllowed:
-			v.allowed = append(v.allowed, res)
+			v.allowed = append(v.allowed, *res)
 		case dnsbl.StatusClean:
-			v.clean = append(v.clean, res)
-			if v.cleanZones[res.IP] == nil {
-				v.cleanZones[res.IP] = map[string]bool{}
-				v.cleanOrder = append(v.cleanOrder, res.IP)
+			v.nClean++
+			if !seenClean[res.IP] {
+				seenClean[res.IP] = true
+				v.cleanIPs++
+				if len(v.cleanOrder) < maxCleanIPs {
+					v.cleanZones[res.IP] = map[string]bool{}
+					v.cleanOrder = append(v.cleanOrder, res.IP)
+				}
 			}
-			v.cleanZones[res.IP][res.Zone] = true
+			if m := v.cleanZones[res.IP]; m != nil {
+				m[res.Zone] = true
+			}
 		default:
 			kind := string(res.ErrorKind)
 			if res.Status == dnsbl.StatusNotDone {
@@ -102,8 +114,36 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 				g.example = res.Error
 			}
 		}
+		return true
+	})
+	for _, z := range d.Zones {
+		v.zoneCounts[z.Health]++
+		v.delist[z.Zone] = z.DelistURL
+		v.zoneName[z.Zone] = z.Name
+		if z.Health != dnsbl.HealthHealthy || total == 0 {
+			v.zoneProblems = append(v.zoneProblems, z)
+		}
 	}
+	v.healthReport = total == 0
 	return v
+}
+
+// omittedLine says what --only left out, or "" when nothing was.
+func (v *dnsblView) omittedLine(only []dnsbl.Status) string {
+	var parts []string
+	for _, s := range []dnsbl.Status{dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone} {
+		if n := v.omitted[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	var o []string
+	for _, s := range only {
+		o = append(o, string(s))
+	}
+	return fmt.Sprintf("not shown (--only %s): %s", strings.Join(o, ","), strings.Join(parts, ", "))
 }
 
 func (v *dnsblView) countLine() string {

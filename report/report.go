@@ -66,8 +66,19 @@ type Report struct {
 // DNSBL is the dnsbl section: the health of every zone used and one result
 // per (address, zone) pair asked for.
 type DNSBL struct {
-	Zones   []dnsbl.ZoneHealth `json:"zones"`
-	Results []dnsbl.Result     `json:"results"`
+	Zones []dnsbl.ZoneHealth `json:"zones"`
+	// Results are the results (those Only selects, in JSON). When All is
+	// set, Results holds only the results that are not clean (what the
+	// verdict reads) and every rendering takes the results from All.
+	Results []dnsbl.Result `json:"results"`
+	// Omitted counts, per zone and status, the results left out of
+	// "results" by Only (--only).
+	Omitted map[string]map[dnsbl.Status]int `json:"omitted,omitempty"`
+	// Only lists the statuses written to "results" (--only); empty: all.
+	Only []dnsbl.Status `json:"only,omitempty"`
+	// All, when set, is the complete result set of a large run, iterated
+	// without materialising it (e.g. *dnsbl.ResultSet).
+	All ResultSource `json:"-"`
 	// Coverage is how many zones applied per address family; set by
 	// [Report.Finalize].
 	Coverage *Coverage `json:"coverage,omitempty"`
@@ -82,6 +93,12 @@ type (
 	RDNS         = rdns.Result
 	HELOCheck    = rdns.HELOCheck
 )
+
+// ResultSource iterates results in order; the *Result may be reused
+// between calls (*dnsbl.ResultSet is one).
+type ResultSource interface {
+	Each(fn func(*dnsbl.Result) bool)
+}
 
 // Correlation ties pieces of evidence together in plain language.
 type Correlation struct {

@@ -40,6 +40,59 @@ var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	return s, nil
 })
 
+// compiledDefs compiles the JSON Lines fragments of the schema.
+var compiledDefs = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaV1))
+	if err != nil {
+		return nil, fmt.Errorf("parsing embedded schema report.v1.json: %w", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		return nil, fmt.Errorf("loading embedded schema report.v1.json: %w", err)
+	}
+	out := map[string]*jsonschema.Schema{}
+	for _, d := range []string{"jsonlRun", "dnsblResult", "jsonlSummary"} {
+		s, err := c.Compile(schemaURL + "#/$defs/" + d)
+		if err != nil {
+			return nil, fmt.Errorf("compiling schema fragment %s: %w", d, err)
+		}
+		out[d] = s
+	}
+	return out, nil
+})
+
+// ValidateJSONL checks --format jsonl output: a run line ($defs/jsonlRun),
+// result lines ($defs/dnsblResult) and a summary line last
+// ($defs/jsonlSummary). The error names the first bad line.
+func ValidateJSONL(data []byte) error {
+	defs, err := compiledDefs()
+	if err != nil {
+		return err
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if len(lines) < 2 {
+		return fmt.Errorf("JSON lines: want a run line and a summary line, got %d lines", len(lines))
+	}
+	for i, l := range lines {
+		def := "dnsblResult"
+		switch i {
+		case 0:
+			def = "jsonlRun"
+		case len(lines) - 1:
+			def = "jsonlSummary"
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(l))
+		if err != nil {
+			return fmt.Errorf("JSON line %d is not valid JSON: %w", i+1, err)
+		}
+		if err := defs[def].Validate(inst); err != nil {
+			return fmt.Errorf("JSON line %d does not match $defs/%s: %w", i+1, def, err)
+		}
+	}
+	return nil
+}
+
 // Schema returns the JSON Schema (draft 2020-12) of blprobe.report/v1
 // documents (a copy of the embedded schema/report.v1.json).
 func Schema() []byte { return bytes.Clone(schemaV1) }

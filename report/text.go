@@ -214,25 +214,29 @@ func (t *textWriter) dnsbl() {
 		t.table("    ", []string{"ZONE", "KIND", "LOOKUPS", "ADDRESSES", "ERROR"}, rows)
 		if t.o.Verbose {
 			rows = rows[:0]
-			for _, res := range t.r.DNSBL.Results {
-				if res.Status != "listed" && res.Status != "clean" && res.Status != "allowed" {
+			t.r.DNSBL.each(func(res *dnsbl.Result) bool {
+				if res.Status != "listed" && res.Status != "clean" && res.Status != "allowed" && t.r.DNSBL.Shown(res.Status) {
 					rows = append(rows, []string{res.IP, res.Zone, res.Query, string(res.Status), string(res.ErrorKind), rtt(res.RTTms), res.Error})
 				}
-			}
+				return true
+			})
 			t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "STATUS", "KIND", "RTT", "ERROR"}, rows)
 		}
 	}
-	if len(v.clean) > 0 {
+	if v.nClean > 0 {
 		if t.o.Verbose {
 			t.printf("  Clean:\n")
-			rows := make([][]string, 0, len(v.clean))
-			for _, res := range v.clean {
-				rows = append(rows, []string{res.IP, res.Zone, res.Query, rtt(res.RTTms)})
-			}
+			rows := make([][]string, 0, v.nClean)
+			t.r.DNSBL.each(func(res *dnsbl.Result) bool {
+				if res.Status == dnsbl.StatusClean {
+					rows = append(rows, []string{res.IP, res.Zone, res.Query, rtt(res.RTTms)})
+				}
+				return true
+			})
 			t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "RTT"}, rows)
 		} else {
-			t.printf("  Clean: %s", plural(len(v.clean), "lookup"))
-			if n := len(v.cleanOrder); n <= 5 {
+			t.printf("  Clean: %s", plural(v.nClean, "lookup"))
+			if n := v.cleanIPs; n <= 5 {
 				var parts []string
 				for _, ip := range v.cleanOrder {
 					parts = append(parts, fmt.Sprintf("%s on %s", t.safe(ip), plural(len(v.cleanZones[ip]), "zone")))
@@ -243,6 +247,9 @@ func (t *textWriter) dnsbl() {
 			}
 			t.printf(" (-v lists them)\n")
 		}
+	}
+	if l := v.omittedLine(t.r.DNSBL.Only); l != "" {
+		t.printf("  %s\n", t.safe(l))
 	}
 	if len(v.zoneProblems) > 0 {
 		if v.healthReport {

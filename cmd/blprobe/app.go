@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/check"
+	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
 )
@@ -220,6 +221,7 @@ type commonArgs struct {
 	verbose   bool
 	debug     bool
 	logFormat string
+	jsonlOK   bool // --format jsonl is accepted (dnsbl only): set by the command, not a flag
 }
 
 // flags is the table of the common flags; each can also be set by an
@@ -229,7 +231,7 @@ func (a *commonArgs) flags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
 		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
 		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json, markdown or nagios (one plugin status line, Nagios exit codes 0-3)"},
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json, markdown, nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes)"},
 		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Destination: &a.warning, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
 		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Destination: &a.critical, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
@@ -254,6 +256,9 @@ type common struct {
 	secrets   []string     // redacted from the log too
 	logger    *slog.Logger // nil without -v/--debug
 	nagios    report.NagiosOptions
+	jsonl     *report.JSONL // --format jsonl: the result lines' writer, started by the command
+	jsonlOut  io.Closer     // the -o file of jsonl output
+	closers   []func()      // transports to close when the run is done (dnsmux)
 }
 
 // setup validates the common flags and makes the DNS client and logger.
@@ -261,6 +266,10 @@ func (a *commonArgs) setup(st *streams) (*common, error) {
 	cm := &common{st: st, format: a.format, output: a.output, verbose: a.verbose, timeout: a.timeout}
 	switch cm.format {
 	case "text", "json", "markdown":
+	case "jsonl":
+		if !a.jsonlOK {
+			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown)")
+		}
 	case "nagios":
 		for _, f := range []struct {
 			name, value string
@@ -273,7 +282,7 @@ func (a *commonArgs) setup(st *streams) (*common, error) {
 			*f.dst = &r
 		}
 	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios)", cm.format)
+		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios, jsonl)", cm.format)
 	}
 	if a.timeout <= 0 {
 		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", a.timeout)
@@ -344,7 +353,10 @@ func (cm *common) run(ctx context.Context, fn func(context.Context, check.Option
 // exit 2, another failure before a report exit 3, else the report is written.
 func (cm *common) conclude(r *report.Report, err error) error {
 	var ie *check.InputError
+	var ue *usageError
 	switch {
+	case errors.As(err, &ue):
+		return err
 	case errors.As(err, &ie):
 		return &usageError{err}
 	case err != nil:
@@ -357,6 +369,9 @@ func (cm *common) conclude(r *report.Report, err error) error {
 // that cannot be written is a writeFailure (exit 4).
 func (cm *common) deliver(r *report.Report) error {
 	cm.dns.Close() // every query is done: release the pooled sockets
+	for _, c := range cm.closers {
+		c()
+	}
 	if cm.format == "nagios" {
 		var b strings.Builder
 		code, err := report.WriteNagios(&b, r, cm.nagios)
@@ -382,6 +397,24 @@ func (cm *common) deliver(r *report.Report) error {
 }
 
 func (cm *common) write(r *report.Report) error {
+	if cm.jsonl != nil {
+		err := cm.jsonl.Finish(r)
+		if cm.jsonlOut != nil {
+			if cerr := cm.jsonlOut.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		if cm.output != "" {
+			fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
+		}
+		return nil
+	}
+	if cm.format == "json" && r.DNSBL != nil && r.DNSBL.All != nil {
+		return cm.writeStream(r)
+	}
 	var b strings.Builder
 	var err error
 	switch cm.format {
@@ -423,6 +456,45 @@ func writeFile(path, data string) error {
 		err = cerr
 	}
 	return err
+}
+
+// writeStream writes a JSON report whose DNSBL results are streamed from
+// the run's compact result set, never held as one document in memory.
+func (cm *common) writeStream(r *report.Report) error {
+	if cm.output == "" {
+		return report.WriteJSONStream(cm.st.stdout, r)
+	}
+	f, err := os.Create(cm.output)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	err = report.WriteJSONStream(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the report %s: %w", cm.output, err)
+	}
+	fmt.Fprintf(cm.st.stderr, "blprobe: report written to %s (verdict %s)\n", cm.output, r.Verdict)
+	return nil
+}
+
+// startJSONL opens the output and writes the run line of --format jsonl.
+func (cm *common) startJSONL(r *report.Report, only []dnsbl.Status) error {
+	var w io.Writer = cm.st.stdout
+	if cm.output != "" {
+		f, err := os.Create(cm.output)
+		if err != nil {
+			return usagef("cannot write --output %s: %v", cm.output, errors.Unwrap(err))
+		}
+		w, cm.jsonlOut = f, f
+	}
+	jl, err := report.NewJSONL(w, r, only)
+	if err != nil {
+		return &failure{err}
+	}
+	cm.jsonl = jl
+	return nil
 }
 
 // checkOutput fails early (exit 2) when the report file cannot be written.

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/dnsmux"
+	"github.com/blprobe/blprobe/report"
 )
 
 // dnsblArgs are the values of the DNSBL flags (dnsbl, check, zones test).
@@ -22,6 +27,9 @@ type dnsblArgs struct {
 	direct       string
 	directPort   int
 	maxAddresses int
+	permit       bool            // --i-have-permission
+	only         cli.StringSlice // --only
+	zoneFiles    cli.StringSlice // --zone-file
 }
 
 // flags is the table of the DNSBL flags.
@@ -35,6 +43,9 @@ func (a *dnsblArgs) flags() []cli.Flag {
 		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Destination: &a.qps, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
 		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Destination: &a.direct, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
 		&cli.IntFlag{Name: "direct-port", Hidden: true, Destination: &a.directPort, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.BoolFlag{Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Destination: &a.permit, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
+		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Destination: &a.only, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
+		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Destination: &a.zoneFiles, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Destination: &a.maxAddresses, Value: dnsbl.DefaultMaxAddresses, Usage: "refuse targets that expand to more addresses than this"},
 	}
 }
@@ -51,7 +62,7 @@ func (a *dnsblArgs) zonesFlag() cli.Flag {
 
 func dnsblCommand(st *streams) *cli.Command {
 	var (
-		ca commonArgs
+		ca = commonArgs{jsonlOK: true}
 		da dnsblArgs
 	)
 	return &cli.Command{
@@ -84,7 +95,15 @@ func dnsblCommand(st *streams) *cli.Command {
 				return err
 			}
 			o.Targets = targets
-			return cm.run(c.Context, check.RunDNSBL, o)
+			return cm.run(c.Context, func(ctx context.Context, o check.Options) (*report.Report, error) {
+				if cm.format == "jsonl" { // one line per result as it completes
+					if err := cm.startJSONL(o.Report, o.Only); err != nil {
+						return nil, err
+					}
+					o.OnResult = cm.jsonl.Result
+				}
+				return check.RunDNSBL(ctx, o)
+			}, o)
 		},
 	}
 }
@@ -122,7 +141,22 @@ func (a *dnsblArgs) options(cm *common) (check.Options, error) {
 	if err != nil {
 		return check.Options{}, err
 	}
-	zones, err := a.selectZones(cat)
+	files, err := loadZoneFiles(a.zoneFiles.Value())
+	if err != nil {
+		return check.Options{}, err
+	}
+	var local []string
+	for _, f := range files {
+		local = append(local, f.zone) // with only --zone-file, only those zones
+	}
+	zones, err := a.selectZones(cat, local...)
+	if err != nil {
+		return check.Options{}, err
+	}
+	if err := attachZoneFiles(cat, zones, files); err != nil {
+		return check.Options{}, err
+	}
+	only, err := parseOnly(a.only.Value())
 	if err != nil {
 		return check.Options{}, err
 	}
@@ -137,8 +171,16 @@ func (a *dnsblArgs) options(cm *common) (check.Options, error) {
 	for _, s := range cm.resolvers {
 		public = public || dnsclient.PublicResolver(s) != ""
 	}
+	// Bulk lookups share a few UDP sockets per server (dnsmux); TCP for
+	// truncated answers and everything else go through cm.dns.
+	// A resolver given by host name keeps the plain client.
+	var resolver dnsbl.Exchanger = cm.dns
+	if mux, err := dnsmux.New(cm.dns); err == nil {
+		resolver = mux
+		cm.closers = append(cm.closers, mux.Close)
+	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     cm.dns,
+		Resolver:     resolver,
 		Concurrency:  a.concurrency,
 		QPS:          a.qps,
 		DQSKey:       a.dqsKey,
@@ -155,14 +197,15 @@ func (a *dnsblArgs) options(cm *common) (check.Options, error) {
 	}
 	o := cm.options(a.dqsKey)
 	o.DNSBL, o.Zones, o.Catalog = checker, zones, cat
+	o.Only, o.OverLimit = only, a.permit
 	return o, nil
 }
 
 // selectZones resolves --zones and --zone against the catalogue. Nothing
 // given selects the default group; a dead zone or a malformed name is a
 // usage error.
-func (a *dnsblArgs) selectZones(cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
-	var names []string
+func (a *dnsblArgs) selectZones(cat []dnsbl.Zone, local ...string) ([]dnsbl.Zone, error) {
+	names := append([]string(nil), local...)
 	for _, f := range []struct {
 		flag   string
 		values []string
@@ -189,4 +232,86 @@ func (a *dnsblArgs) selectZones(cat []dnsbl.Zone) ([]dnsbl.Zone, error) {
 		return nil, usagef("no zone selected: the catalogue has no zone in that group; give --zones or --zone")
 	}
 	return zones, nil
+}
+
+// parseOnly reads --only (statuses, comma-separated or repeated).
+func parseOnly(vals []string) ([]dnsbl.Status, error) {
+	var out []dnsbl.Status
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			s := dnsbl.Status(strings.TrimSpace(strings.ToLower(f)))
+			switch s {
+			case dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone:
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			default:
+				return nil, usagef("invalid --only %q (accepted: listed, clean, allowed, error, not_done, comma-separated)", f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// zoneFile is one --zone-file ZONE=[TYPE:]PATH.
+type zoneFile struct {
+	zone string
+	data *zonefile.Data
+}
+
+func loadZoneFiles(specs []string) ([]zoneFile, error) {
+	var out []zoneFile
+	for _, spec := range specs {
+		zone, path, ok := strings.Cut(spec, "=")
+		zone = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(zone)), ".")
+		if !ok || path == "" || !validDomain(zone) {
+			return nil, usagef("invalid --zone-file %q (want ZONE=[TYPE:]PATH such as zen.example=ip4set:/srv/zen.txt)", spec)
+		}
+		var format zonefile.Format
+		if t, p, ok := strings.Cut(path, ":"); ok {
+			f, err := zonefile.ParseFormat(t)
+			if err != nil {
+				return nil, usagef("invalid --zone-file %q: %v", spec, err)
+			}
+			format, path = f, p
+		}
+		d, err := zonefile.Load(path, format)
+		if err != nil {
+			return nil, usagef("invalid --zone-file %s: %v", zone, err)
+		}
+		out = append(out, zoneFile{zone: zone, data: d})
+	}
+	return out, nil
+}
+
+// attachZoneFiles gives the selected zones their local data. A zone not in
+// the catalogue takes its kind from the file; a catalogue zone must be of a
+// kind the file can answer.
+func attachZoneFiles(cat, zones []dnsbl.Zone, files []zoneFile) error {
+	known := map[string]bool{}
+	for _, z := range cat {
+		known[z.Zone] = true
+	}
+	for _, f := range files {
+		kind := dnsbl.KindIP4
+		switch f.data.Format() {
+		case zonefile.IP6Trie, zonefile.IP6TSet:
+			kind = dnsbl.KindIP6
+		case zonefile.DNSet:
+			kind = dnsbl.KindDomain
+		}
+		for i := range zones {
+			z := &zones[i]
+			if z.Zone != f.zone {
+				continue
+			}
+			if !known[z.Zone] {
+				z.Kind = kind
+			} else if z.Kind != kind && !(z.Kind == dnsbl.KindIP46 && kind != dnsbl.KindDomain) {
+				return usagef("invalid --zone-file %s: a %s file cannot answer for a %s zone", f.zone, f.data.Format(), z.Kind)
+			}
+			z.Local = f.data
+		}
+	}
+	return nil
 }

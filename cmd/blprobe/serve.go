@@ -259,6 +259,8 @@ func (p *pipelineRunner) Run(ctx context.Context, job serve.Job) (*report.Report
 		Egress:   egress.Options{Resolver: client, Timeout: p.cfg.Timeout, Retries: p.cfg.Retries},
 		Report:   r,
 		IsLocal:  isLocal,
+		// serve budgets queries itself (config daily_limit, qps per zone).
+		OverLimit: true,
 	}
 	if job.Target != "auto" {
 		t, err := dnsbl.ParseTarget(job.Target)

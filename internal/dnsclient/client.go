@@ -196,7 +196,17 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	}
 	start := time.Now()
 	resp, err := c.exchange(ctx, m)
-	rtt := time.Since(start)
+	LogExchange(ctx, m, resp, err, time.Since(start))
+	return resp, err
+}
+
+// LogExchange logs one DNS exchange at debug level on the logger of ctx
+// (internal/logctx): question, rcode, the first answer records, RTT. Every
+// transport calls it, so --debug shows each exchange whichever carried it.
+func LogExchange(ctx context.Context, m, resp *dns.Msg, err error, rtt time.Duration) {
+	if !logctx.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
 	var attrs []slog.Attr
 	if len(m.Question) > 0 {
 		q := m.Question[0]
@@ -220,7 +230,6 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	}
 	attrs = append(attrs, slog.Duration("rtt", rtt))
 	logctx.From(ctx).LogAttrs(ctx, slog.LevelDebug, "dns exchange", attrs...)
-	return resp, err
 }
 
 func (c *Client) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {

@@ -32,8 +32,9 @@ type NameServer struct {
 // the servers answer from their own zone only), over UDP with a TCP retry
 // when the answer is truncated (RFC 1035 §4.2.1, RFC 7766 §5), and each
 // query starts at the next server in turn, so the load is spread over the
-// zone's nameservers. Retries after a timeout or network error move on to
-// the next server. Direct is safe for concurrent use.
+// zone's nameservers. Retries after a timeout, a network error, or an answer
+// saying the server cannot answer for the zone (SERVFAIL, REFUSED, NOTIMP,
+// a referral) move on to the next server. Direct is safe for concurrent use.
 type Direct struct {
 	Servers   []NameServer
 	Timeout   time.Duration // per attempt; DefaultTimeout when zero
@@ -86,6 +87,8 @@ func (d *Direct) ExchangeFrom(ctx context.Context, m *dns.Msg) (*dns.Msg, NameSe
 	var lastErr error
 	allTimeouts := true
 	var ns NameServer
+	var lame *dns.Msg // the last answer of a server that could not answer
+	var lameNS NameServer
 	for attempt := 0; attempt <= retries; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, ns, &Error{Name: name, Server: ns.Addr, Err: err}
@@ -96,6 +99,15 @@ func (d *Direct) ExchangeFrom(ctx context.Context, m *dns.Msg) (*dns.Msg, NameSe
 		if err == nil && resp.Truncated {
 			// RFC 7766 §5: a truncated UDP answer is retried over TCP.
 			resp, err = d.once(ctx, q, ns.Addr, "tcp", timeout)
+		}
+		if err == nil && attempt < retries && cannotAnswer(resp) {
+			// A lame or failing server (SERVFAIL, REFUSED, NOTIMP, or a
+			// referral): a resolver tries the zone's next server (RFC 1034
+			// §5.3.3, RFC 4697 §2.1 and §2.5) instead of taking its word.
+			lame, lameNS = resp, ns
+			lastErr = fmt.Errorf("%s (%s): %s", ns.Name, ns.Addr, rcodeOrReferral(resp))
+			allTimeouts = false
+			continue
 		}
 		if err == nil {
 			d.mu.Lock()
@@ -114,7 +126,30 @@ func (d *Direct) ExchangeFrom(ctx context.Context, m *dns.Msg) (*dns.Msg, NameSe
 			break
 		}
 	}
+	if lame != nil && ctx.Err() == nil {
+		// The other servers tried did not answer at all: what the lame one
+		// said is the best answer there is (e.g. REFUSED from every server).
+		return lame, lameNS, nil
+	}
 	return nil, ns, &Error{Name: name, Server: ns.Addr, Timeout: allTimeouts && ctx.Err() == nil, Err: lastErr}
+}
+
+// cannotAnswer reports whether resp says the server cannot answer for the
+// zone, so another of its servers should be asked: SERVFAIL, REFUSED or
+// NOTIMP, or a referral (the server is not authoritative).
+func cannotAnswer(resp *dns.Msg) bool {
+	switch resp.Rcode {
+	case dns.RcodeServerFailure, dns.RcodeRefused, dns.RcodeNotImplemented:
+		return true
+	}
+	return Referral(resp)
+}
+
+func rcodeOrReferral(resp *dns.Msg) string {
+	if resp.Rcode != dns.RcodeSuccess {
+		return dns.RcodeToString[resp.Rcode]
+	}
+	return "a referral, not an answer"
 }
 
 func (d *Direct) once(ctx context.Context, m *dns.Msg, server, network string, timeout time.Duration) (*dns.Msg, error) {

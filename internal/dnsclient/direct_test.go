@@ -2,6 +2,7 @@ package dnsclient
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,44 @@ func TestReferral(t *testing.T) {
 	nx.SetRcode(query("x.", dns.TypeA), dns.RcodeNameError)
 	if Referral(nx) || Referral(nil) {
 		t.Error("NXDOMAIN or nil taken for a referral")
+	}
+}
+
+// A lame server (REFUSED, SERVFAIL, or a referral) is skipped for the next
+// one, as a resolver does; when every server tried is lame, its answer is
+// returned as it is.
+func TestDirectLameServerMovesOn(t *testing.T) {
+	referral := func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Ns = []dns.RR{&dns.NS{Hdr: dns.RR_Header{Name: "bl.example.", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 60}, Ns: "ns9.example."}}
+		return m
+	}
+	for name, lame := range map[string]dnstest.Behavior{
+		"REFUSED":  dnstest.Rcode(dns.RcodeRefused),
+		"SERVFAIL": dnstest.Rcode(dns.RcodeServerFailure),
+		"referral": referral,
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, srv, _ := directPair(t, "2.0.0.127.bl.example. 60 IN A 127.0.0.2\n")
+			srv[0].Handle(".", lame)
+			for i := 0; i < 4; i++ { // every other query starts at the lame server
+				resp, err := d.Exchange(context.Background(), query("2.0.0.127.bl.example.", dns.TypeA))
+				if err != nil || resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+					t.Fatalf("query %d: answer %v, err %v", i, resp, err)
+				}
+			}
+			if got := d.Answered(); len(got) != 1 || got[0] != "ns2.example" {
+				t.Errorf("Answered() = %v", got)
+			}
+		})
+	}
+	d, srv, _ := directPair(t, "2.0.0.127.bl.example. 60 IN A 127.0.0.2\n")
+	for _, s := range srv {
+		s.Handle(".", dnstest.Rcode(dns.RcodeRefused))
+	}
+	resp, err := d.Exchange(context.Background(), query("2.0.0.127.bl.example.", dns.TypeA))
+	if err != nil || resp.Rcode != dns.RcodeRefused {
+		t.Errorf("every server refuses: answer %v, err %v; want the REFUSED answer", resp, err)
 	}
 }
