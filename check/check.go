@@ -77,9 +77,12 @@ type Options struct {
 	// (the caller holds a licence or the list's permission); without it such
 	// a plan is an *InputError.
 	OverLimit bool
-	// OnResult, if set, gets each DNSBL result of RunDNSBL as it completes
-	// (streaming output); the *Result is reused after the call.
-	OnResult func(*dnsbl.Result)
+	// OnPlanned, if set, is called by RunDNSBL once the targets and zones
+	// are valid, before any lookup (e.g. to start streaming output); its
+	// error ends the run. OnResult then gets each DNSBL result as it
+	// completes; the *Result is reused after the call.
+	OnPlanned func() error
+	OnResult  func(*dnsbl.Result)
 	// Catalog describes zones for correlation (names, policy codes, delist
 	// URLs); nil is dnsbl.Builtin().
 	Catalog []dnsbl.Zone

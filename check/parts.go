@@ -28,6 +28,11 @@ func RunDNSBL(ctx context.Context, o Options) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x.o.OnPlanned != nil {
+		if err := x.o.OnPlanned(); err != nil {
+			return nil, err
+		}
+	}
 	// Compact results: memory does not grow with clean answers; the
 	// renderers iterate the set (All), the verdict reads the rest.
 	dr := x.o.DNSBL.RunSet(ctx, plan, x.o.OnResult)

@@ -96,11 +96,9 @@ func dnsblCommand(st *streams) *cli.Command {
 			}
 			o.Targets = targets
 			return cm.run(c.Context, func(ctx context.Context, o check.Options) (*report.Report, error) {
-				if cm.format == "jsonl" { // one line per result as it completes
-					if err := cm.startJSONL(o.Report, o.Only); err != nil {
-						return nil, err
-					}
-					o.OnResult = cm.jsonl.Result
+				if cm.format == "jsonl" { // the run line once the plan is valid, then one line per result
+					o.OnPlanned = func() error { return cm.startJSONL(o.Report, o.Only) }
+					o.OnResult = func(r *dnsbl.Result) { cm.jsonl.Result(r) }
 				}
 				return check.RunDNSBL(ctx, o)
 			}, o)

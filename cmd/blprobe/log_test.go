@@ -75,3 +75,17 @@ func TestDebugLog(t *testing.T) {
 		t.Errorf("--log-format xml: exit %d", bad.code)
 	}
 }
+
+// --format jsonl starts writing only once the plan is valid: bad input
+// leaves stdout empty (exit 2).
+func TestJSONLBadInputWritesNothing(t *testing.T) {
+	l := newLab(t)
+	res := runCLI(t, "", "dnsbl", "--resolver", l.resolver(), "--format", "jsonl", "--zone", "dbl.spamhaus.org", "192.0.2.1")
+	if res.code != 2 || res.stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 2 and nothing", res.code, res.stdout)
+	}
+	ok := runCLI(t, "", "dnsbl", "--resolver", l.resolver(), "--format", "jsonl", "--zone", "zen.test", "127.0.0.10")
+	if ok.code != 1 || strings.Count(ok.stdout, "\n") < 3 {
+		t.Errorf("exit %d, stdout %q; want 1 and run, result and summary lines", ok.code, ok.stdout)
+	}
+}
