@@ -174,7 +174,13 @@ func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) [
 	g.SetLimit(16)
 	for i, ip := range ips {
 		g.Go(func() error {
-			out[i] = rdns.Check(ctx, cm.dns, ip, helo)
+			if ctx.Err() == nil {
+				out[i] = rdns.Check(ctx, cm.dns, ip, helo)
+			}
+			if ctx.Err() != nil && (out[i].IP == "" || out[i].Error != "") {
+				// Interrupted: not_done, counted once, not a failure per address.
+				out[i] = report.RDNS{IP: ip.Unmap().String(), PTR: []string{}, Problems: []string{}, Error: report.RDNSNotDone}
+			}
 			return nil
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -63,7 +64,7 @@ func dnsblCommand(st *streams) *cli.Command {
 			r := cm.newReport(st.args, dc.key)
 			run := dc.checker.Run(c.Context, plan)
 			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
-			return cm.finish(c.Context, r, nil)
+			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
 		},
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -59,7 +61,7 @@ func smtpCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args)
 			r.SMTP = smtpcheck.Run(c.Context, domains, opts)
-			return cm.finish(c.Context, r, nil)
+			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, nil, nil) })
 		},
 	}
 }
