@@ -7,7 +7,17 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/blprobe/blprobe/dnsbl"
 )
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
 
 // WriteMarkdown writes the report as a ticket-ready Markdown document: the
 // verdict and summary first, next steps, then tables (egress, DNSBL, zone
@@ -161,11 +171,14 @@ func (m *mdWriter) render() {
 	}
 	if len(r.Correlations) > 0 {
 		m.printf("## Correlations\n\n")
-		rows := make([][]string, 0, len(r.Correlations))
 		for _, c := range r.Correlations {
-			rows = append(rows, []string{m.code(c.Severity), m.code(c.Kind), m.cell(c.Message), m.cell(evidenceMap(c.Evidence))})
+			m.printf("- **%s** (%s): %s\n", m.text(c.Severity), m.code(c.Kind), m.text(c.Message))
+			for _, e := range evidenceItems(c.Evidence) {
+				label, value, _ := strings.Cut(e, ": ")
+				m.printf("  - %s: %s\n", m.text(capitalize(label)), m.inline(value))
+			}
 		}
-		m.table([]string{"Severity", "Kind", "Message", "Evidence"}, rows)
+		m.printf("\n")
 	}
 	if len(r.Warnings) > 0 {
 		m.printf("## Warnings\n\n")
@@ -213,12 +226,19 @@ func (m *mdWriter) dnsbl() {
 		}
 		m.table([]string{"Address", "Zone", "Codes", "Meaning"}, rows)
 	}
-	if len(v.errGroups) > 0 {
-		m.printf("### Could not check\n\n")
-		rows := make([][]string, 0, len(v.errGroups))
-		for _, g := range v.errGroups {
-			rows = append(rows, []string{m.code(g.zone), m.code(g.kind), strconv.Itoa(g.n), m.cell(g.ipList()), m.cell(g.example)})
+	refusal, refused := ResolverRefusal(m.r)
+	if refused {
+		m.printf("### Could not check\n\n%s.\n\n", m.para(capitalize(refusal)))
+	}
+	var rows [][]string
+	for _, g := range v.errGroups {
+		if g.kind == string(dnsbl.ErrZoneUnhealthy) || refused {
+			continue // said once, under zone health or in the diagnosis
 		}
+		rows = append(rows, []string{m.code(g.zone), m.code(g.kind), strconv.Itoa(g.n), m.cell(g.ipList()), m.cell(g.example)})
+	}
+	if len(rows) > 0 {
+		m.printf("### Could not check\n\n")
 		m.table([]string{"Zone", "Kind", "Lookups", "Addresses", "Error"}, rows)
 	}
 	if len(m.r.DNSBL.Zones) > 0 {
@@ -275,28 +295,25 @@ func (m *mdWriter) smtp() {
 	if s.Port25Blocked {
 		m.printf("**Outbound port 25 appears blocked on this network:** every probe timed out at connect.\n\n")
 	}
+	multi := smtpSources(s) > 1
 	for _, d := range s.Domains {
-		m.printf("### %s (%s)\n\n", m.text(d.Domain), m.text(string(d.Status)))
-		if d.Error != "" {
-			m.printf("Error: %s\n\n", m.text(d.Error))
-		}
+		m.printf("### %s\n\n", m.text(d.Domain))
+		m.printf("%s.\n\n", m.para(capitalize(strings.TrimPrefix(domainLine(d), d.Domain+": "))))
 		var rows [][]string
-		for _, mx := range d.MX {
-			host := m.code(mx.Host)
-			if mx.Implicit {
-				host += " (implicit)"
+		for _, row := range smtpRows(d, multi) {
+			c := row.cells
+			cells := []string{m.code(c[0]), c[1], m.code(c[2]), m.code(c[3]), m.cell(c[4]), m.cell(c[5]), m.code(c[6]), m.code(c[7]), m.cell(c[8])}
+			if multi {
+				cells = append([]string{m.cell(row.sourceCell())}, cells...)
 			}
-			pref := strconv.Itoa(int(mx.Preference))
-			if mx.Error != "" {
-				rows = append(rows, []string{host, pref, "-", "error", "-", "-", "-", "-", m.cell(mx.Error)})
-			}
-			for _, p := range mx.Addresses {
-				rows = append(rows, []string{host, pref, m.code(p.IP), m.code(statusClass(p)), m.cell(string(p.Stage)),
-					m.cell(tlsShort(p.TLS)), m.code(p.EchoedClientIP), m.code(p.CitedList), m.cell(replyLine(p.Reply, p.Error))})
-			}
+			rows = append(rows, cells)
+		}
+		header := []string{"MX", "Pref", "IP", "Status", "Stage", "TLS", "Echoed IP", "Cited list", "Reply"}
+		if multi {
+			header = append([]string{"From"}, header...)
 		}
 		if len(rows) > 0 {
-			m.table([]string{"MX", "Pref", "IP", "Status", "Stage", "TLS", "Echoed IP", "Cited list", "Reply"}, rows)
+			m.table(header, rows)
 		}
 	}
 	for _, n := range s.Notes {
