@@ -108,6 +108,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report.ExitInconclusive
 	default:
 		// Flag parsing errors from urfave/cli and anything unexpected.
+		if errors.As(friendlyFlagError(err, allFlags(app)), &ue) {
+			err = ue
+		}
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
 		return report.ExitUsage
 	}
@@ -123,8 +126,9 @@ func oneLine(s string) string {
 
 func newApp(st *streams) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
-	// -v is --verbose in every command; the version is --version only.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	// -v is --verbose in every command; the version is --version or -V.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	cli.HelpPrinter = printHelp
 	app := &cli.App{
 		Name:    "blprobe",
 		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
@@ -138,12 +142,12 @@ func newApp(st *streams) *cli.App {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &usageError{err}
+			return friendlyFlagError(err, allFlags(c.App))
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, version; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -153,29 +157,72 @@ func newApp(st *streams) *cli.App {
 			smtpCommand(st),
 			egressCommand(st),
 			zonesCommand(st),
+			versionCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
-		c.OnUsageError = app.OnUsageError
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		c.OnUsageError = commandUsageError(c)
 		for _, s := range c.Subcommands {
-			s.OnUsageError = app.OnUsageError
+			s.OnUsageError = commandUsageError(s)
 		}
 	}
 	return app
+}
+
+// commandUsageError words flag errors of cmd with its own flags, so that
+// suggestions ("did you mean --zone?") are flags cmd takes.
+func commandUsageError(cmd *cli.Command) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		return friendlyFlagError(err, cmd.Flags)
+	}
+}
+
+// allFlags are the flags of every command, for errors before a command.
+func allFlags(app *cli.App) []cli.Flag {
+	var out []cli.Flag
+	seen := map[string]bool{}
+	var walk func([]*cli.Command)
+	walk = func(cs []*cli.Command) {
+		for _, c := range cs {
+			for _, f := range c.Flags {
+				if n := f.Names()[0]; !seen[n] {
+					seen[n] = true
+					out = append(out, f)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	return append(out, app.Flags...)
+}
+
+func versionCommand(st *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version (also: blprobe --version, -V)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("version takes no arguments (got %q)", c.Args().First())
+			}
+			fmt.Fprintf(st.stdout, "blprobe version %s\n", toolVersion())
+			return nil
+		},
+	}
 }
 
 // commonFlags are accepted by every command; each can also be set by an
 // environment variable BLPROBE_*.
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
-		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
-		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
-		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts"},
+		&cli.StringSliceFlag{Name: "resolver", Category: catDNS, EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", Category: catDNS, EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query, a `DURATION` such as 2s"},
+		&cli.IntFlag{Name: "retries", Category: catDNS, EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "`N` DNS retries after a timeout (0 to 10)"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "report `FORMAT`: text, json or markdown (md); any case"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Category: catOutput, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout (- is stdout)", TakesFile: true},
+		&cli.IntFlag{Name: "width", Category: catOutput, EnvVars: []string{"BLPROBE_WIDTH"}, Usage: "fit the text report in `N` columns (0: no limit; default: the terminal's width, else $COLUMNS, else no limit)"},
+		&cli.BoolFlag{Name: "no-color", Category: catOutput, EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Category: catOutput, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts, in full"},
 	}
 }
 
@@ -189,17 +236,24 @@ type common struct {
 	verbose   bool
 	warnings  []string
 	resolvers []string
+	width     int // text report width in columns; 0: no limit
 }
 
 func parseCommon(c *cli.Context, st *streams) (*common, error) {
-	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
-	switch cm.format {
-	case "text", "json", "markdown":
-	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown)", cm.format)
+	cm := &common{st: st, output: c.String("output"), verbose: c.Bool("verbose")}
+	if cm.output == "-" {
+		cm.output = "" // stdout
+	}
+	format, err := parseFormat(c.String("format"))
+	if err != nil {
+		return nil, err
+	}
+	cm.format = format
+	if cm.width, err = reportWidth(c, st, cm.output); err != nil {
+		return nil, err
 	}
 	if c.Duration("timeout") <= 0 {
-		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
+		return nil, usagef("invalid --timeout %s: use a positive duration such as 2s", c.Duration("timeout"))
 	}
 	if c.Int("retries") < 0 || c.Int("retries") > 10 {
 		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", c.Int("retries"))
@@ -273,7 +327,7 @@ func (cm *common) write(r *report.Report) error {
 	case "markdown":
 		err = report.WriteMarkdown(&b, r)
 	default:
-		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose})
+		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose, Width: cm.width})
 	}
 	if err != nil {
 		return fmt.Errorf("rendering the report: %w", err)

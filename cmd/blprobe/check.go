@@ -29,10 +29,11 @@ const maxRDNS = 256
 const maxSMTPSources = 16
 
 func checkCommand(st *streams) *cli.Command {
-	flags := append(commonFlags(), dnsblFlags()...)
-	flags = append(flags, smtpFlags("smtp-concurrency")...)
+	flags := []cli.Flag{&cli.StringSliceFlag{Name: "to", Category: catTarget, EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable; the domain of the bounced recipients)"}}
+	flags = append(flags, dnsblFlags()...)
+	flags = append(flags, smtpFlags(false)...)
 	flags = append(flags, egressFlags()...)
-	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable)"})
+	flags = append(flags, commonFlags()...)
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
@@ -40,8 +41,7 @@ func checkCommand(st *streams) *cli.Command {
 		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS;\n" +
 			"2. DNS blocklists for it; 3. PTR, forward-confirmed rDNS and HELO readiness;\n" +
 			"4. SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
-			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.\n" +
-			"Example: blprobe check --to gmail.com --to outlook.com",
+			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
@@ -141,6 +141,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	// 4. SMTP from the checked IP when it is local.
 	if len(domains) > 0 {
 		r.SMTP = runSMTPFrom(ctx, cm, r, domains, sopts, checked, c.IsSet("source-ip"))
+		r.SMTP.Notes = append(r.SMTP.Notes, idnNotes(c.StringSlice("to"))...)
 	}
 	return cm.finish(ctx, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, checked) })
 }

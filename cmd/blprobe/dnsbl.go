@@ -15,23 +15,26 @@ import (
 
 func dnsblFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
-		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
-		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
-		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
-		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
+		&cli.StringSliceFlag{Name: "zone", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
+		&cli.StringFlag{Name: "dqs-key", Category: catDNSBL, EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
+		&cli.IntFlag{Name: "dns-concurrency", Aliases: dnsConcurrencyAliases, Category: catDNSBL, EnvVars: []string{"BLPROBE_DNS_CONCURRENCY", "BLPROBE_CONCURRENCY"}, Value: 64, Usage: "`N` DNS queries in flight at once (1 to 4096)"},
+		&cli.Float64Flag{Name: "qps", Category: catDNSBL, EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.IntFlag{Name: "max-addresses", Category: catDNSBL, EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more than `N` addresses"},
 	}
 }
 
+// dnsConcurrencyAliases keeps the old name of --dns-concurrency working
+// where it cannot be confused with the SMTP one (dnsbl, zones test).
+var dnsConcurrencyAliases = []string{"concurrency"}
+
 func dnsblCommand(st *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "dnsbl",
-		Usage:     "look addresses up on DNS blocklists",
-		ArgsUsage: "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
-		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.\n" +
-			"Example: blprobe dnsbl 192.0.2.7 mail.example.com 198.51.100.0/28",
-		Flags: append(commonFlags(), dnsblFlags()...),
+		Name:        "dnsbl",
+		Usage:       "look addresses up on DNS blocklists",
+		ArgsUsage:   "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
+		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.",
+		Flags:       append(dnsblFlags(), commonFlags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
 			if err != nil {
@@ -95,8 +98,8 @@ func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
 }
 
 func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
-	if n := c.Int("concurrency"); n < 1 || n > 4096 {
-		return nil, usagef("invalid --concurrency %d (accepted: 1 to 4096)", n)
+	if n := c.Int("dns-concurrency"); n < 1 || n > 4096 {
+		return nil, usagef("invalid --dns-concurrency %d (accepted: 1 to 4096)", n)
 	}
 	if q := c.Float64("qps"); q < 0 {
 		return nil, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", q)
@@ -126,7 +129,7 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	key := c.String("dqs-key")
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.dns,
-		Concurrency:  c.Int("concurrency"),
+		Concurrency:  c.Int("dns-concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
 		MaxAddresses: c.Int("max-addresses"),

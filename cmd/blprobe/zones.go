@@ -15,18 +15,17 @@ import (
 
 func zonesCommand(st *streams) *cli.Command {
 	listFlags := append(commonFlags(),
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
-		&cli.BoolFlag{Name: "all", Usage: "list every zone, not only the default set"})
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
+		&cli.BoolFlag{Name: "all", Category: catDNSBL, Usage: "list every zone, not only the default set"})
 	return &cli.Command{
-		Name:  "zones",
-		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
-		Description: "Lists the built-in (or --catalog) zones: zone, name, kind, type, whether it is checked by default.\n" +
-			"Example: blprobe zones --all",
-		Flags: listFlags,
+		Name:        "zones",
+		Usage:       "list the DNSBL catalogue; \"zones test\" checks the zones' health",
+		Description: "Lists the built-in (or --catalog) zones: zone, name, kind, type, whether it is checked by default.",
+		Flags:       listFlags,
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
-			if format != "text" && format != "json" && format != "markdown" {
-				return usagef("invalid --format %q (accepted: text, json, markdown)", format)
+			format, err := parseFormat(c.String("format"))
+			if err != nil {
+				return err
 			}
 			if c.NArg() > 0 {
 				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
@@ -45,10 +44,9 @@ func zonesCommand(st *streams) *cli.Command {
 			return writeCatalogTable(w, cat, format == "markdown")
 		},
 		Subcommands: []*cli.Command{{
-			Name:        "test",
-			Usage:       "check the zones' RFC 5782 test entries through the resolver and show the evidence",
-			Description: "Example: blprobe zones test --zone zen.spamhaus.org --resolver 127.0.0.1",
-			Flags:       append(commonFlags(), dnsblFlags()...),
+			Name:  "test",
+			Usage: "check the zones' RFC 5782 test entries through the resolver and show the evidence",
+			Flags: append(dnsblFlags(), commonFlags()...),
 			Action: func(c *cli.Context) error {
 				cm, err := parseCommon(c, st)
 				if err != nil {
