@@ -80,6 +80,7 @@ type streams struct {
 	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	progress       *progress // the status line on a terminal's stderr, nil otherwise
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(st)
 	err := app.RunContext(ctx, permute(app, args))
+	st.progress.Stop()
 	var ec exitCode
 	var ue *usageError
 	var fe *failure
@@ -236,6 +238,7 @@ type common struct {
 	verbose   bool
 	warnings  []string
 	resolvers []string
+	progress  *progress
 	width     int // text report width in columns; 0: no limit
 }
 
@@ -280,6 +283,10 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
 		}
 	}
+	if st.progress == nil {
+		st.progress = newProgress(st.stderr)
+	}
+	cm.progress = st.progress
 	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
 }
@@ -301,6 +308,7 @@ func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*re
 		r.Interrupted = true
 	}
 	r.Finished = time.Now().UTC()
+	cm.progress.Stop() // the report follows on the same terminal
 	if analyze != nil {
 		analyze(r)
 	}

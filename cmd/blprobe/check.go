@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
@@ -104,6 +105,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	// 1. Which IP.
 	if target == "auto" {
 		r.Warnings = append(r.Warnings, egressWarnings(eopts)...)
+		cm.progress.Phase("egress detection", "")
 		r.Egress = egress.Detect(ctx, eopts)
 		r.Egress.IPSource = true
 		for _, ip := range egressIPs(r.Egress) {
@@ -126,6 +128,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	if err := checkPairs(plan); err != nil {
 		return err
 	}
+	cm.progress.Phase("DNSBL", "lookups")
 	run := dc.checker.Run(ctx, plan)
 	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
 	checked := checkedAddrs(given, run.Results)
@@ -136,10 +139,12 @@ func runCheck(c *cli.Context, cm *common) error {
 		rd = rd[:maxRDNS]
 		r.Warnings = append(r.Warnings, fmt.Sprintf("reverse DNS was checked for the first %d of %d addresses only", maxRDNS, len(checked)))
 	}
+	cm.progress.Phase("reverse DNS", "addresses")
 	r.RDNS = checkRDNS(ctx, cm, rd, sopts.HELO)
 
 	// 4. SMTP from the checked IP when it is local.
 	if len(domains) > 0 {
+		cm.progress.Phase("SMTP", "probes")
 		r.SMTP = runSMTPFrom(ctx, cm, r, domains, sopts, checked, c.IsSet("source-ip"))
 		r.SMTP.Notes = append(r.SMTP.Notes, idnNotes(c.StringSlice("to"))...)
 	}
@@ -173,6 +178,8 @@ func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) [
 	out := make([]report.RDNS, len(ips))
 	g := new(errgroup.Group)
 	g.SetLimit(16)
+	var mu sync.Mutex
+	done := 0
 	for i, ip := range ips {
 		g.Go(func() error {
 			if ctx.Err() == nil {
@@ -182,6 +189,10 @@ func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) [
 				// Interrupted: not_done, counted once, not a failure per address.
 				out[i] = report.RDNS{IP: ip.Unmap().String(), PTR: []string{}, Problems: []string{}, Error: report.RDNSNotDone}
 			}
+			mu.Lock()
+			done++
+			cm.progress.Count(done, len(ips))
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -211,6 +222,11 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 		} else {
 			sources = []netip.Addr{{}} // the system picks the source address
 		}
+	}
+	if len(sources) > 1 {
+		o.DialContext = nil // smtpcheck binds each source itself
+	} else if o.DialContext != nil {
+		o.DialContext = cm.progress.dialer(sources[0])
 	}
 	res := smtpcheck.RunFrom(ctx, domains, sources, o)
 	if !sourcesCovered(checked, res) {

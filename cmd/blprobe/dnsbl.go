@@ -65,6 +65,7 @@ func dnsblCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args, dc.key)
+			cm.progress.Phase("DNSBL", "lookups")
 			run := dc.checker.Run(c.Context, plan)
 			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
 			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
@@ -128,12 +129,12 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	}
 	key := c.String("dqs-key")
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     cm.dns,
+		Resolver:     cm.progress.resolver(cm.dns),
 		Concurrency:  c.Int("dns-concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
 		MaxAddresses: c.Int("max-addresses"),
-		Progress:     newProgress(cm.st.stderr, "dnsbl"),
+		Progress:     cm.progress.counter(),
 	})
 	if err != nil {
 		return nil, &usageError{err}

@@ -38,6 +38,7 @@ func egressCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args)
 			r.Warnings = append(r.Warnings, egressWarnings(opts)...)
+			cm.progress.Phase("egress detection", "")
 			r.Egress = egress.Detect(c.Context, opts)
 			r.Egress.IPSource = true // the answer is the point of this command
 			return cm.finish(c.Context, r, nil)

@@ -230,7 +230,7 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if newProgress(f, "x") != nil || newProgress(&strings.Builder{}, "x") != nil {
+	if newProgress(f) != nil || newProgress(&strings.Builder{}) != nil {
 		t.Error("progress callback for a non-terminal")
 	}
 }

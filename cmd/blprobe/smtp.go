@@ -87,6 +87,7 @@ func smtpCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args)
+			cm.progress.Phase("SMTP", "probes")
 			if sv != nil {
 				if err := sv.resolve(c.Context, cm, opts); err != nil {
 					return err
@@ -165,7 +166,7 @@ func validDomain(d string) bool {
 
 func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
-		Resolver:       cm.dns,
+		Resolver:       cm.progress.resolver(cm.dns),
 		From:           c.String("from"),
 		Rcpts:          c.StringSlice("rcpt"),
 		Port:           c.Int("port"),
@@ -175,7 +176,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		Concurrency:    c.Int(concurrencyName),
 		IPv4Only:       c.Bool("4"),
 		IPv6Only:       c.Bool("6"),
-		Progress:       newProgress(cm.st.stderr, "smtp"),
+		Progress:       cm.progress.counter(),
 	}
 	if c.IsSet("seed") {
 		o.Rand = rand.New(rand.NewPCG(uint64(c.Int64("seed")), 0))
@@ -224,6 +225,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 	}
 	o.HELO = helo
+	o.DialContext = cm.progress.dialer(o.SourceIP) // nil without a terminal
 	if o.From == "" && helo != "" && !strings.HasPrefix(helo, "[") {
 		o.From = "postmaster@" + helo // so the report names the sender used
 	}
