@@ -95,9 +95,7 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 			}
 			g := &v.errGroups[i]
 			g.n++
-			if len(g.ips) < 3 {
-				g.ips = append(g.ips, res.IP)
-			}
+			g.ips = append(g.ips, res.IP)
 			if g.example == "" {
 				g.example = res.Error
 			}
@@ -118,13 +116,7 @@ func (v *dnsblView) countLine() string {
 		v.counts[dnsbl.StatusError], v.counts[dnsbl.StatusNotDone], v.zoneCounts[dnsbl.HealthHealthy], unhealthy)
 }
 
-func (g errGroup) ipList() string {
-	s := strings.Join(g.ips, ", ")
-	if g.n > len(g.ips) {
-		s += fmt.Sprintf(", … (%d in all)", g.n)
-	}
-	return s
-}
+func (g errGroup) ipList() string { return AddrRanges(g.ips) }
 
 // smtpCounts counts probes per status.
 func smtpCounts(s *smtpcheck.Result) string {

@@ -66,7 +66,10 @@ func (t *textWriter) color(code, s string) string {
 func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(&t.buf, format, args...) }
 
 func (t *textWriter) heading(s string) {
-	t.buf.WriteString("\n" + t.color(ansiBold, s) + "\n")
+	t.buf.WriteString("\n")
+	for _, l := range wrap(s, t.o.Width, "", "  ") {
+		t.buf.WriteString(t.color(ansiBold, l) + "\n")
+	}
 }
 
 // table writes aligned rows fitted to the width; every cell is made safe,
@@ -86,7 +89,36 @@ func (t *textWriter) table(indent string, header []string, rows [][]string, flex
 	for _, r := range rows {
 		all = append(all, clean(r))
 	}
-	for _, l := range table(indent, clean(header), all, t.o.Width, flex) {
+	// Columns without a value in any row ("-" throughout) say nothing.
+	keep := make([]bool, len(header))
+	for i := range header {
+		keep[i] = i == 0
+		for _, r := range all {
+			keep[i] = keep[i] || i < len(r) && r[i] != "-"
+		}
+	}
+	pick := func(cells []string) []string {
+		var out []string
+		for i, c := range cells {
+			if i < len(keep) && keep[i] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	newFlex := -1
+	for i := 0; i <= flex && i < len(keep); i++ {
+		if keep[i] {
+			newFlex++
+		}
+	}
+	if flex < 0 || flex >= len(keep) || !keep[flex] {
+		newFlex = -1
+	}
+	for i := range all {
+		all[i] = pick(all[i])
+	}
+	for _, l := range table(indent, pick(clean(header)), all, t.o.Width, newFlex) {
 		t.buf.WriteString(l + "\n")
 	}
 }
@@ -429,31 +461,40 @@ func (t *textWriter) smtp() {
 	if len(s.Rcpts) > 0 {
 		rcpts = strings.Join(s.Rcpts, ", ")
 	}
-	t.heading(fit(t.safe(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
-		orDash(s.HELO), orDash(s.From), rcpts, s.Port, orDash(s.TLSMode))), t.o.Width))
+	t.heading(t.safe(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
+		orDash(s.HELO), orDash(s.From), rcpts, s.Port, orDash(s.TLSMode))))
 	if s.Port25Blocked {
 		t.para("  ! ", "    ", "outbound port 25 appears blocked on this network: every probe timed out at connect")
 	}
 	multi := smtpSources(s) > 1
+	header := []string{"MX", "PREF", "IP", "STATUS", "STAGE", "TLS", "ECHOED IP", "CITED LIST", "REPLY"}
 	for _, d := range s.Domains {
 		t.para("  ", "    ", domainLine(d))
 		rows := smtpRows(d, multi)
-		header := []string{"MX", "PREF", "IP", "STATUS", "STAGE", "TLS", "ECHOED IP", "CITED LIST", "REPLY"}
-		flex := 8
-		var cells [][]string
-		for _, row := range rows {
-			if multi {
-				cells = append(cells, append([]string{row.sourceCell()}, row.cells...))
-			} else {
+		if !multi {
+			var cells [][]string
+			for _, row := range rows {
 				cells = append(cells, row.cells)
 			}
-		}
-		if multi {
-			header = append([]string{"FROM"}, header...)
-			flex = 9
-		}
-		if len(cells) > 0 {
-			t.table("    ", header, cells, flex)
+			if len(cells) > 0 {
+				t.table("    ", header, cells, 8)
+			}
+		} else {
+			// One table per set of sources: probes from many addresses
+			// with the same outcome share a row under "from …".
+			var order []string
+			bySrc := map[string][][]string{}
+			for _, row := range rows {
+				k := row.sourceCell()
+				if _, ok := bySrc[k]; !ok {
+					order = append(order, k)
+				}
+				bySrc[k] = append(bySrc[k], row.cells)
+			}
+			for _, k := range order {
+				t.para("    from ", "      ", k+":")
+				t.table("      ", header, bySrc[k], 8)
+			}
 		}
 		if t.o.Verbose {
 			for _, mx := range d.MX {

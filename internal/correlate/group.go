@@ -12,10 +12,11 @@ import (
 // Next-step priorities: what caused a 5xx first, then what will cause one,
 // then hygiene.
 const (
-	prioCause  = 0 // an MX refused because of it (a cited listing, a PTR refusal, the wrong IP, port 25)
-	prioRisk   = 1 // will cause refusals (a listing nobody cited yet, a missing PTR, a bad HELO)
-	prioCheck  = 2 // probes that gave no verdict: what to look at
-	prioHealth = 3 // hygiene: dead zones, resolver choice
+	prioCause   = 0 // an MX refused because of it (a cited listing, a PTR refusal, the wrong IP, port 25)
+	prioListing = 1 // a listing no MX cited in this run: others may refuse for it
+	prioRisk    = 2 // will cause refusals (a missing PTR, a bad HELO)
+	prioCheck   = 3 // probes that gave no verdict: what to look at
+	prioHealth  = 4 // hygiene: dead zones, resolver choice
 )
 
 // stepAt adds a next step with a priority; a.step adds at prioRisk.

@@ -78,13 +78,36 @@ func (a *analysis) echoedIP() {
 		}
 		g.refs = append(g.refs, pr)
 	}
+	// Matches are one correlation: a range probed from each of its
+	// addresses would otherwise say the same thing for every address.
+	var matched, matchMXs []string
+	var matchEv map[string]string
+	defer func() {
+		switch {
+		case len(matched) == 1:
+			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(matchMXs), matched[0]), matchEv)
+		case len(matched) > 1:
+			r := report.AddrRanges(matched)
+			matchEv["echoed_ip"], matchEv["checked_ip"] = r, r
+			matchEv["mx"] = strings.Join(matchMXs, ",")
+			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
+		}
+	}()
 	for _, e := range order {
 		g := groups[e]
 		eip := netip.MustParseAddr(e).Unmap()
 		ev := map[string]string{"echoed_ip": e, "mx": strings.Join(g.hosts, ","), "ip": strings.Join(g.ips, ","), "domain": g.refs[0].domain}
 		if containsAddr(a.checked, eip) {
-			ev["checked_ip"] = eip.String()
-			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(g.mxs), e), ev)
+			matched = append(matched, e)
+			if len(matchEv) == 0 {
+				ev["checked_ip"] = eip.String()
+				matchEv, matchMXs = ev, g.mxs
+			}
+			for _, m := range g.mxs {
+				if !containsStr(matchMXs, m) {
+					matchMXs = append(matchMXs, m)
+				}
+			}
 			continue
 		}
 		var same []string
@@ -185,11 +208,12 @@ func (a *analysis) ptr() {
 		}
 	}
 	for _, tmpl := range heloOrder {
-		who := heloBad[tmpl][0]
-		if len(heloBad[tmpl]) > 1 {
-			who = "each sending address (" + report.AddrRanges(heloBad[tmpl]) + ")"
+		if ips := heloBad[tmpl]; len(ips) > 1 {
+			name := tmpl[strings.LastIndex(tmpl, " ")+1:]
+			a.step(fmt.Sprintf("give each sending address (%s) a HELO name that resolves to that address and matches its PTR, not %s", report.AddrRanges(ips), name))
+			continue
 		}
-		a.step(fmt.Sprintf(tmpl, who))
+		a.step(fmt.Sprintf(tmpl, heloBad[tmpl][0]))
 	}
 	for _, pr := range refs {
 		p := pr.p
@@ -337,7 +361,7 @@ func (a *analysis) listingSteps() {
 		if url != "" {
 			s += ": " + url
 		}
-		prio := prioRisk
+		prio := prioListing
 		if a.cited(l.Zone) {
 			prio = prioCause
 		}
