@@ -77,7 +77,7 @@ func permute(app *cli.App, args []string) []string {
 	var flags, pos []string
 	rest := args[i:]
 	all := append(append([]string(nil), pre...), rest...)
-	help := false
+	help, dangling := false, false
 	for k := 0; k < len(all); k++ {
 		a := all[k]
 		if a == "--" {
@@ -96,14 +96,18 @@ func permute(app *cli.App, args []string) []string {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		if valueFlags[name] && k+1 < len(all) {
+		if valueFlags[name] {
+			if k+1 == len(all) {
+				dangling = true // "flag needs an argument", not the "--" below as its value
+				continue
+			}
 			k++
 			flags = append(flags, all[k])
 		}
 	}
 	out = append(out, flags...)
-	if help {
-		return out // help for the command: its arguments do not matter
+	if help || dangling {
+		return out // help for the command, or the error: the arguments do not matter
 	}
 	if len(pos) > 0 {
 		out = append(out, "--")
