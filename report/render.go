@@ -264,13 +264,6 @@ func genericText(x RDNS) string {
 	return "yes: " + x.GenericWhy
 }
 
-func evidenceMap(m map[string]string) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+"="+m[k])
-	}
-	return strings.Join(parts, " ")
-}
 
 func rtt(ms float64) string { return fmtMs(ms) }
 

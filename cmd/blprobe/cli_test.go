@@ -195,6 +195,11 @@ func TestCLISMTPNextSteps(t *testing.T) {
 			t.Errorf("%s: exit %d, next steps %q, want %q", domain, res.code, r.NextSteps, want)
 		}
 	}
+	// The text report of smtp has a next steps section too.
+	res := runCLI(t, "", append(base, "--server", "127.0.0.1:"+freePort(t), "example.test")...)
+	if res.code != 3 || !strings.Contains(res.stdout, "Next steps\n  1. 127.0.0.1 [127.0.0.1] refused the connection") {
+		t.Errorf("--server refused: exit %d\n%s", res.code, res.stdout)
+	}
 }
 
 // The width comes from --width, else $COLUMNS when stdout is not a
