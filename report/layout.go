@@ -59,6 +59,36 @@ func wrap(s string, width int, first, rest string) []string {
 	return append(lines, line)
 }
 
+// minFlex is the narrowest a flexible column (a reply) may get in a table
+// before the rows are better shown as records.
+const minFlex = 30
+
+// fitsAsTable reports whether rows fit in width as a table without cutting
+// any column but flex, and leave flex at least minFlex columns (or all it
+// needs).
+func fitsAsTable(indent string, header []string, rows [][]string, width, flex int) bool {
+	if width <= 0 {
+		return true
+	}
+	n := len(header)
+	w := make([]int, n)
+	for _, r := range append([][]string{header}, rows...) {
+		for i := 0; i < n && i < len(r); i++ {
+			w[i] = max(w[i], cellWidth(r[i]))
+		}
+	}
+	fixed := cellWidth(indent) + 2*(n-1)
+	for i, x := range w {
+		if i != flex {
+			fixed += x
+		}
+	}
+	if flex < 0 || flex >= n {
+		return fixed <= width
+	}
+	return width-fixed >= min(minFlex, w[flex])
+}
+
 // table lays out rows under header as aligned columns separated by two
 // spaces, indented by indent. When width > 0 and the table is wider, the
 // column flex (e.g. a reply text) shrinks first, down to a quarter of the

@@ -118,8 +118,37 @@ func (t *textWriter) table(indent string, header []string, rows [][]string, flex
 	for i := range all {
 		all[i] = pick(all[i])
 	}
-	for _, l := range table(indent, pick(clean(header)), all, t.o.Width, newFlex) {
+	hdr := pick(clean(header))
+	if !fitsAsTable(indent, hdr, all, t.o.Width, newFlex) {
+		t.records(indent, hdr, all, newFlex)
+		return
+	}
+	for _, l := range table(indent, hdr, all, t.o.Width, newFlex) {
 		t.buf.WriteString(l + "\n")
+	}
+}
+
+// records writes rows that do not fit as a table one record each: the
+// first cell, then "header value" pairs wrapped at the width, and the flex
+// cell (a reply, a reason) on a line of its own, cut to the width.
+func (t *textWriter) records(indent string, header []string, rows [][]string, flex int) {
+	for _, r := range rows {
+		var parts []string
+		for i := 1; i < len(r) && i < len(header); i++ {
+			if i != flex && r[i] != "-" {
+				parts = append(parts, strings.ToLower(header[i])+" "+r[i])
+			}
+		}
+		first := r[0]
+		if len(parts) > 0 {
+			first += ": " + strings.Join(parts, ", ")
+		}
+		for _, l := range wrap(first, t.o.Width, indent, indent+"    ") {
+			t.buf.WriteString(l + "\n")
+		}
+		if flex > 0 && flex < len(r) && r[flex] != "-" {
+			t.buf.WriteString(fit(indent+"  "+strings.ToLower(header[flex])+": "+r[flex], t.o.Width) + "\n")
+		}
 	}
 }
 

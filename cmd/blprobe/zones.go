@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/report"
 )
 
@@ -64,7 +65,7 @@ func zonesCommand(st *streams) *cli.Command {
 				}
 				r := cm.newReport(st.args, dc.key)
 				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
-				return cm.finish(c.Context, r, nil)
+				return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
 			},
 		}},
 	}

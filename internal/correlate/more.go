@@ -110,6 +110,12 @@ func (a *analysis) echoedIP() {
 			}
 			continue
 		}
+		if len(a.checked) == 0 {
+			// Nothing was checked (the smtp command): no mismatch, but the
+			// address the MX saw is the one to check.
+			a.step(fmt.Sprintf("check the address the MX saw: blprobe check --to %s %s", g.refs[0].domain, e))
+			continue
+		}
 		var same []string
 		for _, c := range a.checked {
 			if c.Is4() == eip.Is4() {
