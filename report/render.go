@@ -264,7 +264,6 @@ func genericText(x RDNS) string {
 	return "yes: " + x.GenericWhy
 }
 
-
 func rtt(ms float64) string { return fmtMs(ms) }
 
 // smtpRow is one line of an SMTP table: probes with the same outcome from
