@@ -165,6 +165,11 @@ func TestHeadlines(t *testing.T) {
 	if first := strings.SplitN(b.String(), "\n", 2)[0]; first != "Egress: IPv4 203.0.113.7, IPv6 not found (exit code 0)" || strings.Contains(b.String(), "CLEAN") {
 		t.Errorf("egress headline %q:\n%s", first, b.String())
 	}
+	b.Reset()
+	WriteMarkdown(&b, r)
+	if !strings.HasPrefix(b.String(), "# blprobe report: Egress: IPv4 203.0.113.7") || strings.Contains(b.String(), "CLEAN") {
+		t.Errorf("egress Markdown:\n%s", b.String())
+	}
 	d := smtpcheck.Domain{Domain: "example.com", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{{Host: "mx1", Addresses: []smtpcheck.Probe{{}, {}}}, {Host: "mx2", Addresses: []smtpcheck.Probe{{}}}}}
 	if got := domainLine(d); got != "example.com: 2 MX hosts, 3 addresses" {
 		t.Errorf("domainLine = %q", got)

@@ -130,8 +130,14 @@ func (m *mdWriter) table(header []string, rows [][]string) {
 func (m *mdWriter) render() {
 	r := m.r
 	verdict := orDefault(string(r.Verdict), "not decided")
-	m.printf("# blprobe report: %s\n\n", m.text(strings.ToUpper(verdict)))
-	m.printf("**Verdict:** %s (exit code %d)", m.inline(verdict), r.ExitCode)
+	if egressOnly(r) && r.Verdict == VerdictClean {
+		// Finding the egress address is not a verdict on it.
+		m.printf("# blprobe report: %s\n\n", m.text(egressHeadline(r.Egress)))
+		m.printf("**Egress found** (exit code %d)", r.ExitCode)
+	} else {
+		m.printf("# blprobe report: %s\n\n", m.text(strings.ToUpper(verdict)))
+		m.printf("**Verdict:** %s (exit code %d)", m.inline(verdict), r.ExitCode)
+	}
 	if r.Interrupted {
 		m.printf(" **interrupted**: unfinished checks are `not_done`")
 	}
@@ -169,9 +175,12 @@ func (m *mdWriter) render() {
 	if r.SMTP != nil {
 		m.smtp()
 	}
-	if len(r.Correlations) > 0 {
+	if hasShownCorrelations(r) {
 		m.printf("## Correlations\n\n")
 		for _, c := range r.Correlations {
+			if c.Kind == "zone_unhealthy" {
+				continue // said once, under Problems and Zone health
+			}
 			m.printf("- **%s** (%s): %s\n", m.text(c.Severity), m.code(c.Kind), m.text(c.Message))
 			for _, e := range evidenceItems(c.Evidence) {
 				label, value, _ := strings.Cut(e, ": ")
@@ -362,4 +371,15 @@ func (m *mdWriter) footer() {
 		m.printf(" Resolvers: %s.", m.inline(strings.Join(r.Resolvers, ", ")))
 	}
 	m.printf(" Schema `%s`.\n", SchemaV1)
+}
+
+// hasShownCorrelations reports whether any correlation gets a line of its
+// own (zone health is said under Problems and Zone health).
+func hasShownCorrelations(r *Report) bool {
+	for _, c := range r.Correlations {
+		if c.Kind != "zone_unhealthy" {
+			return true
+		}
+	}
+	return false
 }

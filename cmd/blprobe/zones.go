@@ -15,9 +15,12 @@ import (
 )
 
 func zonesCommand(st *streams) *cli.Command {
-	listFlags := append(commonFlags(),
+	// Listing the catalogue asks nobody: only the flags that apply.
+	listFlags := []cli.Flag{
 		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
-		&cli.BoolFlag{Name: "all", Category: catDNSBL, Usage: "list every zone, not only the default set"})
+		&cli.BoolFlag{Name: "all", Category: catDNSBL, Usage: "list every zone, not only the default set"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "`FORMAT`: text, json or markdown (md); any case"},
+	}
 	return &cli.Command{
 		Name:        "zones",
 		Usage:       "list the DNSBL catalogue; \"zones test\" checks the zones' health",
