@@ -312,7 +312,7 @@ func (t *textWriter) egress() {
 
 func (t *textWriter) dnsbl() {
 	v := newDNSBLView(t.r.DNSBL)
-	refusal, refused := ResolverRefusal(t.r)
+	_, refused := ResolverRefusal(t.r)
 	t.heading("DNSBL: " + v.countLine())
 	if len(v.listed) > 0 {
 		t.printf("  Listed:\n")
@@ -337,7 +337,7 @@ func (t *textWriter) dnsbl() {
 		}
 	}
 	if refused {
-		t.para("  Could not check: ", "    ", refusal)
+		t.para("  Could not check: ", "    ", fmt.Sprintf("%s on every zone: the resolver refused them (see Problems)", plural(len(t.r.DNSBL.Results), "lookup")))
 	}
 	if len(groups) > 0 {
 		t.printf("  Could not check:\n")

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/mattn/go-runewidth"
+	"github.com/miekg/dns"
 
+	"github.com/blprobe/blprobe/internal/dnstest"
 	"github.com/blprobe/blprobe/internal/smtptest"
 	"github.com/blprobe/blprobe/report"
 )
@@ -236,4 +238,28 @@ func TestCLIWidth(t *testing.T) {
 func lastLineOf(s string) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return ls[len(ls)-1]
+}
+
+// A resolver that refuses every DNSBL query is one diagnosis with one next
+// step, not a REFUSED line per zone and lookup.
+func TestCLIResolverRefusesDNSBL(t *testing.T) {
+	l := newLab(t)
+	l.dns.Handle("zen.test.", dnstest.Rcode(dns.RcodeRefused))
+	l.dns.Handle("clean.test.", dnstest.Rcode(dns.RcodeRefused))
+	res := runCLI(t, "", "dnsbl", "--resolver", l.resolver(), "--zone", "zen.test", "--zone", "clean.test", "--width", "100",
+		"127.0.0.10", "127.0.0.11", "127.0.0.12")
+	if res.code != 3 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	want := "your resolver refuses DNSBL queries (REFUSED from " + l.resolver() + " for 2 of 2 zones): use your own recursive resolver"
+	flat := strings.Join(strings.Fields(res.stdout), " ")
+	if !strings.Contains(flat, want) {
+		t.Errorf("no diagnosis %q:\n%s", want, res.stdout)
+	}
+	if n := strings.Count(res.stdout, "REFUSED"); n > 3 {
+		t.Errorf("REFUSED %d times:\n%s", n, res.stdout)
+	}
+	if !strings.Contains(flat, "1. use your own recursive resolver") {
+		t.Errorf("next step missing:\n%s", res.stdout)
+	}
 }
