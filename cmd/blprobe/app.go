@@ -137,7 +137,13 @@ func newApp(st *streams) *cli.App {
 		Version: toolVersion(),
 		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists,\n" +
 			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM,\n" +
-			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n\n" + exitHelp,
+			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n" +
+			"The options of each command are in blprobe COMMAND --help; the common ones (--format, --output,\n" +
+			"--resolver, --timeout, --width, -v…) may also come before the command.\n\n" +
+			"EXAMPLES:\n" +
+			"   blprobe check --to gmail.com --to outlook.com\n" +
+			"   blprobe --format json dnsbl 192.0.2.7 198.51.100.0/28\n" +
+			"   blprobe smtp -v example.com\n\n" + exitHelp,
 		Reader:          st.stdin,
 		Writer:          st.stdout,
 		ErrWriter:       st.stderr,
