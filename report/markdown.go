@@ -277,6 +277,14 @@ func (m *mdWriter) rdns() {
 		m.printf("No address checked.\n\n")
 		return
 	}
+	if len(m.r.RDNS) > maxRDNSLines {
+		rows := [][]string{}
+		for _, g := range rdnsGroups(m.r.RDNS) {
+			rows = append(rows, []string{m.cell(capitalize(g.label)), strconv.Itoa(len(g.ips)), m.cell(AddrRanges(g.ips))})
+		}
+		m.table([]string{"Reverse DNS", "Count", "Addresses"}, rows)
+		return
+	}
 	rows := make([][]string, 0, len(m.r.RDNS))
 	for _, x := range m.r.RDNS {
 		helo := "-"

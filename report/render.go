@@ -397,3 +397,49 @@ func egressHeadline(e *Egress) string {
 	}
 	return "Egress: " + strings.Join(parts, ", ")
 }
+
+// rdnsGroup is the addresses whose reverse DNS ended the same way.
+type rdnsGroup struct {
+	label string
+	ips   []string
+}
+
+// rdnsGroups groups the reverse-DNS entries of many addresses by outcome:
+// no PTR, fine, not forward-confirmed, not checked, not done; a HELO name
+// that does not fit is part of the outcome.
+func rdnsGroups(rs []RDNS) []rdnsGroup {
+	var order []string
+	groups := map[string]*rdnsGroup{}
+	for _, x := range rs {
+		var label string
+		switch {
+		case x.Error == RDNSNotDone:
+			label = "not done (interrupted)"
+		case x.Error != "" && len(x.PTR) == 0:
+			label = "could not be checked"
+		case len(x.PTR) == 0:
+			label = "no PTR"
+		case !x.ForwardConfirmed:
+			label = "PTR not forward-confirmed"
+		case x.Generic:
+			label = "PTR looks generic"
+		default:
+			label = "PTR forward-confirmed"
+		}
+		if x.HELO != nil && (!x.HELO.ResolvesToIP || !x.HELO.FQDN) {
+			label += ", HELO " + x.HELO.Name + " does not fit"
+		}
+		g, ok := groups[label]
+		if !ok {
+			g = &rdnsGroup{label: label}
+			groups[label] = g
+			order = append(order, label)
+		}
+		g.ips = append(g.ips, x.IP)
+	}
+	out := make([]rdnsGroup, 0, len(order))
+	for _, l := range order {
+		out = append(out, *groups[l])
+	}
+	return out
+}

@@ -441,44 +441,9 @@ func (t *textWriter) rdns() {
 	}
 }
 
-// rdnsGrouped writes one line per outcome for many addresses: which have
-// no PTR, which are fine, which could not be checked or were not done.
+// rdnsGrouped writes one line per outcome for many addresses.
 func (t *textWriter) rdnsGrouped() {
-	type group struct {
-		label string
-		ips   []string
-	}
-	var order []string
-	groups := map[string]*group{}
-	for _, x := range t.r.RDNS {
-		var label string
-		switch {
-		case x.Error == RDNSNotDone:
-			label = "not done (interrupted)"
-		case x.Error != "" && len(x.PTR) == 0:
-			label = "could not be checked"
-		case len(x.PTR) == 0:
-			label = "no PTR"
-		case !x.ForwardConfirmed:
-			label = "PTR not forward-confirmed"
-		case x.Generic:
-			label = "PTR looks generic"
-		default:
-			label = "PTR forward-confirmed"
-		}
-		if x.HELO != nil && (!x.HELO.ResolvesToIP || !x.HELO.FQDN) {
-			label += ", HELO " + x.HELO.Name + " does not fit"
-		}
-		g, ok := groups[label]
-		if !ok {
-			g = &group{label: label}
-			groups[label] = g
-			order = append(order, label)
-		}
-		g.ips = append(g.ips, x.IP)
-	}
-	for _, l := range order {
-		g := groups[l]
+	for _, g := range rdnsGroups(t.r.RDNS) {
 		t.para("  ", "    ", fmt.Sprintf("%s: %s", g.label, AddrRanges(g.ips)))
 	}
 	t.printf("  (-v lists every address)\n")

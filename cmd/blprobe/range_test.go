@@ -128,6 +128,22 @@ func TestRangeReport28(t *testing.T) {
 		golden(t, "range28.w"+strconv.Itoa(width)+".golden", normalise(out, map[string]string{
 			l.resolver(): "127.0.0.1:RESOLVERPORT", ":" + port: ":SMTPPORT", "port " + port: "port SMTPPORT"}))
 	}
+	// The Markdown of the range groups too: reverse DNS per outcome, one
+	// SMTP row with its sources, evidence as a nested list.
+	res := runCLI(t, "", "check", "--resolver", l.resolver(), "--port", port, "--zone", "zen.test", "--zone", "clean.test",
+		"--helo", "mail16.probe.test", "--to", "example.test", "--format", "md", "127.0.0.16/28")
+	for _, want := range []string{
+		"| No PTR, HELO mail16.probe.test does not fit | 14 | 127.0.0.17–127.0.0.19 (3 addresses) and 127.0.0.21–127.0.0.31 (11 addresses) |",
+		"| From | MX |", "| 127.0.0.16–127.0.0.31 (16 addresses) | `mx.example.test` |",
+		"  - Checked address: `127.0.0.16–127.0.0.31 (16 addresses)`",
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if strings.Contains(res.stdout, "=127.0") {
+		t.Errorf("key=value evidence in the Markdown:\n%s", res.stdout)
+	}
 }
 
 // A /24 check interrupted during the DNSBL lookups: unfinished work is
