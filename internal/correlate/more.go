@@ -82,17 +82,6 @@ func (a *analysis) echoedIP() {
 	// addresses would otherwise say the same thing for every address.
 	var matched, matchMXs []string
 	var matchEv map[string]string
-	defer func() {
-		switch {
-		case len(matched) == 1:
-			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(matchMXs), matched[0]), matchEv)
-		case len(matched) > 1:
-			r := report.AddrRanges(matched)
-			matchEv["echoed_ip"], matchEv["checked_ip"] = r, r
-			matchEv["mx"] = strings.Join(matchMXs, ",")
-			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
-		}
-	}()
 	for _, e := range order {
 		g := groups[e]
 		eip := netip.MustParseAddr(e).Unmap()
@@ -139,6 +128,15 @@ func (a *analysis) echoedIP() {
 				fmt.Sprintf("%s saw %s, not %s: mail leaves through another address (NAT, a second uplink or a new ISP), so the DNSBL and PTR results above are for the wrong IP", joinAnd(g.mxs), e, strings.Join(same, " or ")), ev)
 		}
 		a.stepAt(prioCause, fmt.Sprintf("check the address your mail really leaves from: blprobe check %s", e))
+	}
+	switch {
+	case len(matched) == 1:
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(matchMXs), matched[0]), matchEv)
+	case len(matched) > 1:
+		r := report.AddrRanges(matched)
+		matchEv["echoed_ip"], matchEv["checked_ip"] = r, r
+		matchEv["mx"] = strings.Join(matchMXs, ",")
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
 	}
 }
 
