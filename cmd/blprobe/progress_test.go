@@ -135,3 +135,26 @@ func TestCommandVerb(t *testing.T) {
 		}
 	}
 }
+
+// The DNSBL phase shows the line too, naming the DNS answer it waits for.
+func TestProgressLineOnSlowDNSBL(t *testing.T) {
+	bin := buildBinary(t)
+	l := newLab(t)
+	l.dns.SetDelay(1800 * time.Millisecond)
+	chunks, all := ptyRun(t, bin, "dnsbl", "--resolver", l.resolver(), "--timeout", "5s", "--zone", "zen.test", "127.0.0.10")
+	var seen strings.Builder
+	first := time.Duration(-1)
+	for _, c := range chunks {
+		seen.WriteString(c.text)
+		if strings.Contains(seen.String(), "blprobe: DNSBL") && strings.Contains(seen.String(), "waiting for the DNS answer for") {
+			first = c.at
+			break
+		}
+	}
+	if first < 0 || first > 1500*time.Millisecond {
+		t.Errorf("DNSBL progress line at %v (want within 1.5 s):\n%q", first, all)
+	}
+	if !strings.Contains(all, "Verdict: LISTED") {
+		t.Errorf("no report:\n%q", all)
+	}
+}
