@@ -23,6 +23,7 @@ import (
 const (
 	progressDelay = time.Second
 	progressTick  = 200 * time.Millisecond
+	waitShown     = 500 * time.Millisecond // a wait this old is named on the line
 )
 
 // progress draws one status line on a terminal's stderr while a run is
@@ -182,7 +183,7 @@ func (p *progress) line(now time.Time) string {
 			oldest = w
 		}
 	}
-	if !oldest.since.IsZero() && now.Sub(oldest.since) >= progressDelay {
+	if !oldest.since.IsZero() && now.Sub(oldest.since) >= waitShown {
 		s += fmt.Sprintf(" · waiting for %s (%s)", oldest.what, secs(now.Sub(oldest.since)))
 		if n := len(p.waits) - 1; n > 0 {
 			s += fmt.Sprintf(" and %d more", n)

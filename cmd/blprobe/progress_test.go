@@ -87,6 +87,7 @@ func TestProgressLineOnSlowRun(t *testing.T) {
 	if first < 0 {
 		t.Fatalf("no progress line naming the banner wait; output:\n%q", all)
 	}
+	t.Logf("status line naming the banner wait after %v", first)
 	if first > 1500*time.Millisecond {
 		t.Errorf("progress line appeared after %v, want within 1.5 s", first)
 	}
@@ -151,6 +152,7 @@ func TestProgressLineOnSlowDNSBL(t *testing.T) {
 			break
 		}
 	}
+	t.Logf("DNSBL status line after %v", first)
 	if first < 0 || first > 1500*time.Millisecond {
 		t.Errorf("DNSBL progress line at %v (want within 1.5 s):\n%q", first, all)
 	}
