@@ -130,6 +130,9 @@ func friendlyFlagError(err error, flags []cli.Flag) error {
 	msg := err.Error()
 	if m := reUndefined.FindStringSubmatch(msg); m != nil {
 		name := strings.SplitN(m[1], "=", 2)[0]
+		if findFlag(name, flags) != nil { // a command's flag, but no command followed
+			return usagef("%s goes with a command: blprobe %s … COMMAND … (commands: check, dnsbl, smtp, egress, zones, version)", dashed(name), dashed(name))
+		}
 		s := fmt.Sprintf("unknown flag %s", dashed(name))
 		if best := closestFlag(name, flags); best != "" {
 			s += fmt.Sprintf(" (did you mean %s?)", dashed(best))

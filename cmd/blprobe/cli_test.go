@@ -28,6 +28,7 @@ func TestCLIFriendlyErrors(t *testing.T) {
 	}{
 		{"two dashes and a suggestion", nil, []string{"dnsbl", "--resolver", r, "--zonee", "zen.test", "127.0.0.2"}, "unknown flag --zonee (did you mean --zone?)"},
 		{"unknown flag before the command", nil, []string{"--formt", "json", "dnsbl", "127.0.0.2"}, "unknown flag --formt (did you mean --format?)"},
+		{"common flag without a command", nil, []string{"--format", "json"}, "--format goes with a command"},
 		{"duration without unit", nil, []string{"dnsbl", "--resolver", r, "--timeout", "5", "127.0.0.2"}, `invalid --timeout "5": use a duration such as 5s`},
 		{"smtp duration", nil, []string{"smtp", "--resolver", r, "--connect-timeout", "ten", "example.test"}, "invalid --connect-timeout \"ten\": use a duration such as 5s"},
 		{"not a number", nil, []string{"dnsbl", "--resolver", r, "--concurrency", "many", "127.0.0.2"}, `invalid --concurrency "many": use a whole number`},
