@@ -354,6 +354,7 @@ func (t *textWriter) dnsbl() {
 				rows = append(rows, []string{res.IP, res.Zone, res.Query, string(res.Status), string(res.ErrorKind), rtt(res.RTTms), res.Error})
 			}
 		}
+		t.printf("  Not checked (every lookup):\n")
 		t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "STATUS", "KIND", "RTT", "ERROR"}, rows, 6)
 	}
 	if len(v.clean) > 0 {
