@@ -505,16 +505,20 @@ func (a *analysis) smtpSummary() string {
 			acc++
 		}
 	}
+	obj := "it" // the checked address
+	if len(a.checked) == 0 {
+		obj = "the probe" // the smtp command checks no address
+	}
 	var s []string
 	if ref > 0 {
-		x := fmt.Sprintf("%d of %d MX rejected it", ref, len(order))
+		x := fmt.Sprintf("%d of %d MX rejected %s", ref, len(order), obj)
 		if len(citedOrder) > 0 {
 			x += " citing " + joinAnd(citedOrder)
 		}
 		s = append(s, x)
 	}
 	if untied > 0 {
-		s = append(s, fmt.Sprintf("%d of %d MX refused it for a reason that could not be tied to the sending IP or sender", untied, len(order)))
+		s = append(s, fmt.Sprintf("%d of %d MX refused %s for a reason that could not be tied to the sending IP or sender", untied, len(order), obj))
 	}
 	if acc > 0 {
 		s = append(s, fmt.Sprintf("%d of %d MX accepted at RCPT", acc, len(order)))
