@@ -136,9 +136,12 @@ func contains(list []string, s string) bool {
 }
 
 // Problems lists every reason for a verdict worse than clean, computed from
-// the sections (not from r.Verdict), worst first. Lookups that could not be
-// checked are grouped per zone and error kind, so the list stays short even
-// for large CIDR runs.
+// the sections (not from r.Verdict), worst first. Each fact is one line, so
+// the list stays short even for large CIDR runs: lookups that could not be
+// checked are grouped per zone and error kind; a zone that could not be
+// used is one line covering its lookups; a resolver that refused every zone
+// is one diagnosis; listings shared by many addresses and failed or
+// unfinished reverse-DNS checks are grouped, naming the addresses as ranges.
 func (r *Report) Problems() []Problem {
 	var rej, lst, inc []Problem
 	if r.SMTP != nil {
