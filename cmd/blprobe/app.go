@@ -81,6 +81,7 @@ type streams struct {
 	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	progress       *progress // the status line on a terminal's stderr, nil otherwise
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(st)
 	err := app.RunContext(ctx, permute(app, args))
+	st.progress.Stop()
 	if nagiosFormat(args) {
 		return nagiosExit(err, stdout)
 	}
@@ -112,6 +114,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report.ExitInconclusive
 	default:
 		// Flag parsing errors from urfave/cli and anything unexpected.
+		if errors.As(friendlyFlagError(err, allFlags(app)), &ue) {
+			err = ue
+		}
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
 		return report.ExitUsage
 	}
@@ -161,27 +166,34 @@ func oneLine(s string) string {
 
 func newApp(st *streams) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
-	// -v is --verbose in every command; the version is --version only.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	// -v is --verbose in every command; the version is --version or -V.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	cli.HelpPrinter = printHelp
 	app := &cli.App{
 		Name:    "blprobe",
 		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
 		Version: toolVersion(),
 		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists,\n" +
 			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM,\n" +
-			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n\n" + exitHelp,
+			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n" +
+			"The options of each command are in blprobe COMMAND --help; the common ones (--format, --output,\n" +
+			"--resolver, --timeout, --width, -v…) may also come before the command.\n\n" +
+			"EXAMPLES:\n" +
+			"   blprobe check --to gmail.com --to outlook.com\n" +
+			"   blprobe --format json dnsbl 192.0.2.7 198.51.100.0/28\n" +
+			"   blprobe smtp -v example.com\n\n" + exitHelp,
 		Reader:          st.stdin,
 		Writer:          st.stdout,
 		ErrWriter:       st.stderr,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &usageError{err}
+			return friendlyFlagError(err, allFlags(c.App))
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve, version; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -194,31 +206,74 @@ func newApp(st *streams) *cli.App {
 			migrateCommand(st),
 			diffCommand(st),
 			serveCommand(st),
+			versionCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
-		c.OnUsageError = app.OnUsageError
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		c.OnUsageError = commandUsageError(c)
 		for _, s := range c.Subcommands {
-			s.OnUsageError = app.OnUsageError
+			s.OnUsageError = commandUsageError(s)
 		}
 	}
 	return app
+}
+
+// commandUsageError words flag errors of cmd with its own flags, so that
+// suggestions ("did you mean --zone?") are flags cmd takes.
+func commandUsageError(cmd *cli.Command) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		return friendlyFlagError(err, cmd.Flags)
+	}
+}
+
+// allFlags are the flags of every command, for errors before a command.
+func allFlags(app *cli.App) []cli.Flag {
+	var out []cli.Flag
+	seen := map[string]bool{}
+	var walk func([]*cli.Command)
+	walk = func(cs []*cli.Command) {
+		for _, c := range cs {
+			for _, f := range c.Flags {
+				if n := f.Names()[0]; !seen[n] {
+					seen[n] = true
+					out = append(out, f)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	return append(out, app.Flags...)
+}
+
+func versionCommand(st *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version (also: blprobe --version, -V)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("version takes no arguments (got %q)", c.Args().First())
+			}
+			fmt.Fprintf(st.stdout, "blprobe version %s\n", toolVersion())
+			return nil
+		},
+	}
 }
 
 // commonFlags are accepted by every command; each can also be set by an
 // environment variable BLPROBE_*.
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
-		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
-		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json, markdown, nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes)"},
-		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
-		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
-		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts"},
+		&cli.StringSliceFlag{Name: "resolver", Category: catDNS, EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", Category: catDNS, EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query, a `DURATION` such as 2s"},
+		&cli.IntFlag{Name: "retries", Category: catDNS, EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "`N` DNS retries after a timeout (0 to 10)"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "report `FORMAT`: text, json, markdown (md), nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes); any case"},
+		&cli.StringFlag{Name: "warning", Category: catOutput, EnvVars: []string{"BLPROBE_WARNING"}, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
+		&cli.StringFlag{Name: "critical", Category: catOutput, EnvVars: []string{"BLPROBE_CRITICAL"}, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Category: catOutput, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout (- is stdout)", TakesFile: true},
+		&cli.IntFlag{Name: "width", Category: catOutput, EnvVars: []string{"BLPROBE_WIDTH"}, Usage: "fit the text report in `N` columns (0: no limit; default: the terminal's width, else $COLUMNS, else no limit)"},
+		&cli.BoolFlag{Name: "no-color", Category: catOutput, EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Category: catOutput, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts, in full"},
 	}
 }
 
@@ -235,15 +290,24 @@ type common struct {
 	nagios    report.NagiosOptions
 	jsonl     *report.JSONL // --format jsonl: the result lines' writer, started by the command
 	jsonlOut  io.Closer     // the -o file of jsonl output
+	progress  *progress
+	width     int // text report width in columns; 0: no limit
 }
 
 func parseCommon(c *cli.Context, st *streams) (*common, error) {
-	cm := &common{st: st, format: c.String("format"), output: c.String("output"), verbose: c.Bool("verbose")}
+	cm := &common{st: st, output: c.String("output"), verbose: c.Bool("verbose")}
+	if cm.output == "-" {
+		cm.output = "" // stdout
+	}
+	format, err := parseFormat(c.String("format"))
+	if err != nil {
+		return nil, err
+	}
+	cm.format = format
 	switch cm.format {
-	case "text", "json", "markdown":
 	case "jsonl":
 		if c.Command == nil || c.Command.Name != "dnsbl" {
-			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown)")
+			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown, nagios)")
 		}
 	case "nagios":
 		for _, f := range []struct {
@@ -256,11 +320,12 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 			}
 			*f.dst = &r
 		}
-	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios, jsonl)", cm.format)
+	}
+	if cm.width, err = reportWidth(c, st, cm.output); err != nil {
+		return nil, err
 	}
 	if c.Duration("timeout") <= 0 {
-		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", c.Duration("timeout"))
+		return nil, usagef("invalid --timeout %s: use a positive duration such as 2s", c.Duration("timeout"))
 	}
 	if c.Int("retries") < 0 || c.Int("retries") > 10 {
 		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", c.Int("retries"))
@@ -287,6 +352,10 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
 		}
 	}
+	if st.progress == nil {
+		st.progress = newProgress(st.stderr)
+	}
+	cm.progress = st.progress
 	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
 }
@@ -308,6 +377,7 @@ func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*re
 		r.Interrupted = true
 	}
 	r.Finished = time.Now().UTC()
+	cm.progress.Stop() // the report follows on the same terminal
 	if analyze != nil {
 		analyze(r)
 	}
@@ -363,7 +433,7 @@ func (cm *common) write(r *report.Report) error {
 	case "markdown":
 		err = report.WriteMarkdown(&b, r)
 	default:
-		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose})
+		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose, Width: cm.width})
 	}
 	if err != nil {
 		return fmt.Errorf("rendering the report: %w", err)

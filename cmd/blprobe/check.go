@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
@@ -29,10 +30,11 @@ const maxRDNS = 256
 const maxSMTPSources = 16
 
 func checkCommand(st *streams) *cli.Command {
-	flags := append(commonFlags(), dnsblFlags()...)
-	flags = append(flags, smtpFlags("smtp-concurrency")...)
+	flags := []cli.Flag{&cli.StringSliceFlag{Name: "to", Category: catTarget, EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable; the domain of the bounced recipients), or user@DOMAIN to probe it with that recipient instead of postmaster@"}}
+	flags = append(flags, dnsblFlags()...)
+	flags = append(flags, smtpFlags(false)...)
 	flags = append(flags, egressFlags()...)
-	flags = append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
+	flags = append(flags, commonFlags()...)
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
@@ -40,8 +42,7 @@ func checkCommand(st *streams) *cli.Command {
 		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS;\n" +
 			"2. DNS blocklists for it; 3. PTR, forward-confirmed rDNS and HELO readiness;\n" +
 			"4. SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
-			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.\n" +
-			"Example: blprobe check --to gmail.com --to outlook.com",
+			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
@@ -107,6 +108,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	// 1. Which IP.
 	if target == "auto" {
 		r.Warnings = append(r.Warnings, egressWarnings(eopts)...)
+		cm.progress.Phase("egress detection", "")
 		r.Egress = egress.Detect(ctx, eopts)
 		r.Egress.IPSource = true
 		for _, ip := range egressIPs(r.Egress) {
@@ -132,6 +134,7 @@ func runCheck(c *cli.Context, cm *common) error {
 	if err := dc.checkLimits(plan); err != nil {
 		return err
 	}
+	cm.progress.Phase("DNSBL", "lookups")
 	run := dc.checker.Run(ctx, plan)
 	r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Only: dc.only, Coverage: report.NewCoverage(plan.Families())}
 	noteDirect(r)
@@ -143,11 +146,14 @@ func runCheck(c *cli.Context, cm *common) error {
 		rd = rd[:maxRDNS]
 		r.Warnings = append(r.Warnings, fmt.Sprintf("reverse DNS was checked for the first %d of %d addresses only", maxRDNS, len(checked)))
 	}
+	cm.progress.Phase("reverse DNS", "addresses")
 	r.RDNS = checkRDNS(ctx, cm, rd, sopts.HELO)
 
 	// 4. SMTP from the checked IP when it is local.
 	if len(domains) > 0 {
+		cm.progress.Phase("SMTP", "probes")
 		r.SMTP = runSMTPFrom(ctx, cm, r, domains, sopts, checked, c.IsSet("source-ip"))
+		r.SMTP.Notes = append(r.SMTP.Notes, idnNotes(c.StringSlice("to"))...)
 	}
 	return cm.finish(ctx, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, checked) })
 }
@@ -179,9 +185,21 @@ func checkRDNS(ctx context.Context, cm *common, ips []netip.Addr, helo string) [
 	out := make([]report.RDNS, len(ips))
 	g := new(errgroup.Group)
 	g.SetLimit(16)
+	var mu sync.Mutex
+	done := 0
 	for i, ip := range ips {
 		g.Go(func() error {
-			out[i] = rdns.Check(ctx, cm.dns, ip, helo)
+			if ctx.Err() == nil {
+				out[i] = rdns.Check(ctx, cm.dns, ip, helo)
+			}
+			if ctx.Err() != nil && (out[i].IP == "" || out[i].Error != "") {
+				// Interrupted: not_done, counted once, not a failure per address.
+				out[i] = report.RDNS{IP: ip.Unmap().String(), PTR: []string{}, Problems: []string{}, Error: report.RDNSNotDone}
+			}
+			mu.Lock()
+			done++
+			cm.progress.Count(done, len(ips))
+			mu.Unlock()
 			return nil
 		})
 	}
@@ -211,6 +229,11 @@ func runSMTPFrom(ctx context.Context, cm *common, r *report.Report, domains []st
 		} else {
 			sources = []netip.Addr{{}} // the system picks the source address
 		}
+	}
+	if len(sources) > 1 {
+		o.DialContext = nil // smtpcheck binds each source itself
+	} else if o.DialContext != nil {
+		o.DialContext = cm.progress.dialer(sources[0])
 	}
 	res := smtpcheck.RunFrom(ctx, domains, sources, o)
 	if !sourcesCovered(checked, res) {

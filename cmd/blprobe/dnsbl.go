@@ -13,34 +13,38 @@ import (
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/internal/dnsmux"
+	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/report"
 )
 
 func dnsblFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "zone", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
+		&cli.StringFlag{Name: "dqs-key", Category: catDNSBL, EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
+		&cli.IntFlag{Name: "dns-concurrency", Aliases: dnsConcurrencyAliases, Category: catDNSBL, EnvVars: []string{"BLPROBE_DNS_CONCURRENCY", "BLPROBE_CONCURRENCY"}, Value: 64, Usage: "`N` DNS queries in flight at once (1 to 4096)"},
+		&cli.Float64Flag{Name: "qps", Category: catDNSBL, EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.IntFlag{Name: "max-addresses", Category: catDNSBL, EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more than `N` addresses"},
 		zonesFlag(),
-		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
-		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
-		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Value: 64, Usage: "DNS queries in flight at once"},
-		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
-		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
-		&cli.IntFlag{Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
-		&cli.BoolFlag{Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
-		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
-		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
-		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more addresses than this"},
+		&cli.StringFlag{Category: catDNSBL, Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Category: catDNSBL, Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.BoolFlag{Category: catDNSBL, Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
+		&cli.StringSliceFlag{Category: catDNSBL, Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
+		&cli.StringSliceFlag{Category: catDNSBL, Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 	}
 }
 
+// dnsConcurrencyAliases keeps the old name of --dns-concurrency working
+// where it cannot be confused with the SMTP one (dnsbl, zones test).
+var dnsConcurrencyAliases = []string{"concurrency"}
+
 func dnsblCommand(st *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "dnsbl",
-		Usage:     "look addresses up on DNS blocklists",
-		ArgsUsage: "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
-		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.\n" +
-			"Example: blprobe dnsbl 192.0.2.7 mail.example.com 198.51.100.0/28",
-		Flags: append(commonFlags(), dnsblFlags()...),
+		Name:        "dnsbl",
+		Usage:       "look addresses up on DNS blocklists",
+		ArgsUsage:   "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
+		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.",
+		Flags:       append(dnsblFlags(), commonFlags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
 			if err != nil {
@@ -81,12 +85,13 @@ func dnsblCommand(st *streams) *cli.Command {
 				}
 				onResult = cm.jsonl.Result
 			}
+			cm.progress.Phase("DNSBL", "lookups")
 			// Compact results: memory does not grow with clean answers; the
 			// renderers iterate the set (All), the verdict reads the rest.
 			run := dc.checker.RunSet(c.Context, plan, onResult)
 			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: notClean(run.Set), All: run.Set, Only: dc.only, Coverage: report.NewCoverage(plan.Families())}
 			noteDirect(r)
-			return cm.finish(c.Context, r, nil)
+			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
 		},
 	}
 }
@@ -162,8 +167,8 @@ func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
 }
 
 func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
-	if n := c.Int("concurrency"); n < 1 || n > 4096 {
-		return nil, usagef("invalid --concurrency %d (accepted: 1 to 4096)", n)
+	if n := c.Int("dns-concurrency"); n < 1 || n > 4096 {
+		return nil, usagef("invalid --dns-concurrency %d (accepted: 1 to 4096)", n)
 	}
 	if q := c.Float64("qps"); q < 0 {
 		return nil, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", q)
@@ -210,12 +215,12 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 		resolver = mux
 	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     resolver,
-		Concurrency:  c.Int("concurrency"),
+		Resolver:     cm.progress.resolver(resolver),
+		Concurrency:  c.Int("dns-concurrency"),
 		QPS:          c.Float64("qps"),
 		DQSKey:       key,
 		MaxAddresses: c.Int("max-addresses"),
-		Progress:     newProgress(cm.st.stderr, "dnsbl"),
+		Progress:     cm.progress.counter(),
 
 		Direct:         direct,
 		PublicResolver: public,
@@ -234,7 +239,7 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 
 // zonesFlag is --zones: a group name or a comma list of zones and groups.
 func zonesFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"},
+	return &cli.StringSliceFlag{Name: "zones", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONES"},
 		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
 }
 

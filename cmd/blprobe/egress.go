@@ -9,19 +9,18 @@ import (
 
 func egressFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "egress-server", EnvVars: []string{"BLPROBE_EGRESS_SERVER"}, Usage: "ask this egress source instead of the defaults: `NAME=HOST:PORT`, NAME one of opendns, google, akamai, cloudflare (repeatable)"},
+		&cli.StringSliceFlag{Name: "egress-server", Category: catEgress, EnvVars: []string{"BLPROBE_EGRESS_SERVER"}, Usage: "ask this egress source instead of the defaults: `NAME=HOST:PORT`, NAME one of opendns, google, akamai, cloudflare (repeatable)"},
 	}
 }
 
 func egressCommand(st *streams) *cli.Command {
 	return &cli.Command{
-		Name:  "egress",
-		Usage: "find this network's egress IPv4 and IPv6 addresses over DNS (OpenDNS, Google, Akamai, Cloudflare)",
-		Description: "Asks several independent DNS services which address the query came from, and says whether they agree.\n" +
-			"Example: blprobe egress",
-		Flags: append(commonFlags(), append(egressFlags(),
-			&cli.BoolFlag{Name: "4", Usage: "detect the IPv4 egress only"},
-			&cli.BoolFlag{Name: "6", Usage: "detect the IPv6 egress only"})...),
+		Name:        "egress",
+		Usage:       "find this network's egress IPv4 and IPv6 addresses over DNS (OpenDNS, Google, Akamai, Cloudflare)",
+		Description: "Asks several independent DNS services which address the query came from, and says whether they agree.",
+		Flags: append(append(egressFlags(),
+			&cli.BoolFlag{Name: "4", Category: catEgress, Usage: "detect the IPv4 egress only"},
+			&cli.BoolFlag{Name: "6", Category: catEgress, Usage: "detect the IPv6 egress only"}), commonFlags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
 			if err != nil {
@@ -39,6 +38,7 @@ func egressCommand(st *streams) *cli.Command {
 			}
 			r := cm.newReport(st.args)
 			r.Warnings = append(r.Warnings, egressWarnings(opts)...)
+			cm.progress.Phase("egress detection", "")
 			r.Egress = egress.Detect(c.Context, opts)
 			r.Egress.IPSource = true // the answer is the point of this command
 			return cm.finish(c.Context, r, nil)

@@ -68,3 +68,24 @@ func TestCheckMarkdownGolden(t *testing.T) {
 		}
 	}
 }
+
+// golden compares got with testdata/name; go test -update rewrites it.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/blprobe -run %s -update writes it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test ./cmd/blprobe -run %s -update to accept):\n%s", path, t.Name(), got)
+	}
+}

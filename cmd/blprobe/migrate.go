@@ -20,7 +20,7 @@ import (
 
 func migrateCommand(st *streams) *cli.Command {
 	flags := append(commonFlags(), dnsblFlags()...)
-	for _, f := range smtpFlags("smtp-concurrency") {
+	for _, f := range smtpFlags(false) {
 		switch f.Names()[0] {
 		case "from": // --from is the old address here; MAIL FROM is --mail-from
 			flags = append(flags, &cli.StringFlag{Name: "mail-from", EnvVars: []string{"BLPROBE_MAIL_FROM"}, Usage: "MAIL FROM `ADDRESS` of the SMTP probes (default: postmaster@ + the HELO name)"})

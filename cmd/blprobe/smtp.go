@@ -9,24 +9,31 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-// smtpFlags are the flags of "smtp"; "check" takes them too, with the
-// concurrency flag renamed (concurrencyName) so it does not clash with dnsbl's.
-func smtpFlags(concurrencyName string) []cli.Flag {
+// smtpFlags are the flags of "smtp"; "check" takes them too. The number of
+// probes at once is --smtp-concurrency; in "smtp" alone its old name
+// --concurrency still works (in "check", --concurrency is the DNS one).
+func smtpFlags(concurrencyAlias bool) []cli.Flag {
+	var aliases, env []string
+	if concurrencyAlias {
+		aliases, env = []string{"concurrency"}, []string{"BLPROBE_CONCURRENCY"}
+	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "from", EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
-		&cli.StringSliceFlag{Name: "rcpt", EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
-		&cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
-		&cli.StringFlag{Name: "source-ip", EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
-		&cli.IntFlag{Name: "port", EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP port (for tests and lab setups)"},
-		&cli.StringFlag{Name: "tls", EnvVars: []string{"BLPROBE_TLS"}, Value: "opportunistic", Usage: "STARTTLS: opportunistic, required or off"},
-		&cli.DurationFlag{Name: "connect-timeout", EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Value: 10 * time.Second, Usage: "TCP connect timeout"},
-		&cli.DurationFlag{Name: "command-timeout", EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Value: 30 * time.Second, Usage: "time allowed for each complete server reply"},
-		&cli.IntFlag{Name: concurrencyName, EnvVars: []string{"BLPROBE_" + strings.ToUpper(strings.ReplaceAll(concurrencyName, "-", "_"))}, Value: 16, Usage: "SMTP probes at once (never more than one per address)"},
-		&cli.BoolFlag{Name: "4", Usage: "probe IPv4 addresses only"},
-		&cli.BoolFlag{Name: "6", Usage: "probe IPv6 addresses only"},
+		&cli.StringFlag{Name: "from", Category: catSMTP, EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
+		&cli.StringSliceFlag{Name: "rcpt", Category: catSMTP, EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
+		&cli.StringFlag{Name: "helo", Category: catSMTP, EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
+		&cli.StringFlag{Name: "source-ip", Category: catSMTP, EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
+		&cli.IntFlag{Name: "port", Category: catSMTP, EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP `PORT` (for tests and lab setups)"},
+		&cli.StringFlag{Name: "tls", Category: catSMTP, EnvVars: []string{"BLPROBE_TLS"}, Value: "opportunistic", Usage: "STARTTLS `MODE`: opportunistic, required or off"},
+		&cli.DurationFlag{Name: "connect-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Value: 10 * time.Second, Usage: "TCP connect timeout, a `DURATION`"},
+		&cli.DurationFlag{Name: "command-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Value: 30 * time.Second, Usage: "`DURATION` allowed for each complete server reply"},
+		&cli.IntFlag{Name: "smtp-concurrency", Aliases: aliases, Category: catSMTP, EnvVars: append([]string{"BLPROBE_SMTP_CONCURRENCY"}, env...), Value: 16, Usage: "`N` SMTP probes at once (never more than one per address)"},
+		&cli.BoolFlag{Name: "4", Category: catSMTP, Usage: "probe IPv4 addresses only"},
+		&cli.BoolFlag{Name: "6", Category: catSMTP, Usage: "probe IPv6 addresses only"},
 		&cli.Int64Flag{Name: "seed", Hidden: true, Usage: "seed for shuffling MX of equal preference (tests)"},
 	}
 }
@@ -35,22 +42,44 @@ func smtpCommand(st *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
-		ArgsUsage: "DOMAIN|user@DOMAIN...",
+		ArgsUsage: "DOMAIN|user@DOMAIN... | [IP]",
 		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
-			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.\n" +
-			"Example: blprobe smtp -v example.com",
-		Flags: append(commonFlags(), smtpFlags("concurrency")...),
+			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.",
+		Flags: append(append([]cli.Flag{serverFlag()}, smtpFlags(true)...), commonFlags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := parseCommon(c, st)
 			if err != nil {
 				return err
 			}
-			domains, toRcpts, err := parseDomains(c.Args().Slice())
-			if err != nil {
+			var sv *server
+			if s := c.String("server"); s != "" {
+				if sv, err = parseServer(s); err != nil {
+					return err
+				}
+			}
+			var names, literals []string
+			for _, a := range c.Args().Slice() {
+				if lit, ok := addressLiteral(strings.TrimSpace(a)); ok {
+					if sv != nil && !sv.lit {
+						return usagef("give either --server or an address literal such as %s, not both", a)
+					}
+					sv = lit
+					literals = append(literals, literalDomain(lit.addr))
+					continue
+				}
+				names = append(names, a)
+			}
+			if len(literals) > 1 || len(literals) == 1 && len(names) > 0 {
+				return usagef("an address literal such as [192.0.2.1] must be the only target (to ask one server about several domains, use --server HOST)")
+			}
+			var domains, toRcpts []string
+			if len(literals) == 1 {
+				domains = literals
+			} else if domains, toRcpts, err = parseDomains(names); err != nil {
 				return err
 			}
-			opts, err := smtpOptions(c, cm, "concurrency")
+			opts, err := smtpOptions(c, cm, "smtp-concurrency")
 			if err != nil {
 				return err
 			}
@@ -61,8 +90,17 @@ func smtpCommand(st *streams) *cli.Command {
 				return err
 			}
 			r := cm.newReport(st.args)
-			r.SMTP = smtpcheck.Run(c.Context, domains, opts)
-			return cm.finish(c.Context, r, nil)
+			cm.progress.Phase("SMTP", "probes")
+			if sv != nil {
+				if err := sv.resolve(c.Context, cm, opts); err != nil {
+					return err
+				}
+				r.SMTP = probeServer(c.Context, sv, domains, opts)
+			} else {
+				r.SMTP = smtpcheck.Run(c.Context, domains, opts)
+			}
+			r.SMTP.Notes = append(r.SMTP.Notes, idnNotes(names)...)
+			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, nil, nil) })
 		},
 	}
 }
@@ -84,6 +122,9 @@ func parseDomains(args []string) (domains, rcpts []string, err error) {
 			}
 			rcpts = append(rcpts, a)
 			d = d[i+1:]
+		}
+		if ascii, err := toASCII(d); err == nil { // bücher.example → xn--bcher-kva.example
+			d = strings.ToLower(ascii)
 		}
 		if !validDomain(d) {
 			return nil, nil, usagef("invalid domain %q (want a domain name such as example.com)", a)
@@ -114,6 +155,22 @@ func addRcpts(o *smtpcheck.Options, domains, toRcpts []string) error {
 	return nil
 }
 
+// idnNotes says which domain arguments were internationalized names and
+// what they are in DNS, so the report shows both forms.
+func idnNotes(args []string) []string {
+	var out []string
+	for _, a := range args {
+		d := strings.TrimSuffix(strings.TrimSpace(a), ".")
+		if i := strings.LastIndexByte(d, '@'); i >= 0 {
+			d = d[i+1:]
+		}
+		if ascii, err := toASCII(d); err == nil && !strings.EqualFold(ascii, d) {
+			out = append(out, fmt.Sprintf("%s is %s in DNS and SMTP (IDNA, RFC 5891)", d, strings.ToLower(ascii)))
+		}
+	}
+	return out
+}
+
 func validDomain(d string) bool {
 	if d == "" || len(d) > 253 {
 		return false
@@ -136,7 +193,7 @@ func validDomain(d string) bool {
 
 func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
-		Resolver:       cm.dns,
+		Resolver:       cm.progress.resolver(cm.dns),
 		From:           mailFrom(c),
 		Rcpts:          c.StringSlice("rcpt"),
 		Port:           c.Int("port"),
@@ -146,7 +203,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		Concurrency:    c.Int(concurrencyName),
 		IPv4Only:       c.Bool("4"),
 		IPv6Only:       c.Bool("6"),
-		Progress:       newProgress(cm.st.stderr, "smtp"),
+		Progress:       cm.progress.counter(),
 	}
 	if c.IsSet("seed") {
 		o.Rand = rand.New(rand.NewPCG(uint64(c.Int64("seed")), 0))
@@ -195,6 +252,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 	}
 	o.HELO = helo // "" when this machine has no FQDN: smtpcheck uses address literals and says so
+	o.DialContext = cm.progress.dialer(o.SourceIP) // nil without a terminal
 	return o, nil
 }
 

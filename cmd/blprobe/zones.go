@@ -11,14 +11,18 @@ import (
 
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/report"
 )
 
 func zonesCommand(st *streams) *cli.Command {
-	listFlags := append(commonFlags(),
-		&cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
+	// Listing the catalogue asks nobody: only the flags that apply.
+	listFlags := []cli.Flag{
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
 		zonesFlag(),
-		&cli.BoolFlag{Name: "all", Usage: "list every zone (same as --zones all), and the dead lists"})
+		&cli.BoolFlag{Name: "all", Category: catDNSBL, Usage: "list every zone (same as --zones all), and the dead lists"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "`FORMAT`: text, json or markdown (md); any case"},
+	}
 	return &cli.Command{
 		Name:  "zones",
 		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
@@ -27,9 +31,9 @@ func zonesCommand(st *streams) *cli.Command {
 			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
-			if format != "text" && format != "json" && format != "markdown" {
-				return usagef("invalid --format %q (accepted: text, json, markdown)", format)
+			format, err := parseFormat(c.String("format"))
+			if err != nil {
+				return err
 			}
 			if c.NArg() > 0 {
 				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
@@ -68,7 +72,7 @@ func zonesCommand(st *streams) *cli.Command {
 			Name:        "test",
 			Usage:       "check which zones answer their RFC 5782 test entries from here, and show the evidence",
 			Description: "Example: blprobe zones test --zones extended --resolver 127.0.0.1",
-			Flags:       append(commonFlags(), dnsblFlags()...),
+			Flags:       append(dnsblFlags(), commonFlags()...),
 			Action: func(c *cli.Context) error {
 				cm, err := parseCommon(c, st)
 				if err != nil {
@@ -87,7 +91,7 @@ func zonesCommand(st *streams) *cli.Command {
 				r := cm.newReport(st.args, dc.key)
 				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
 				noteDirect(r)
-				return cm.finish(c.Context, r, nil)
+				return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
 			},
 		}},
 	}

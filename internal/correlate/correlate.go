@@ -51,6 +51,7 @@ type analysis struct {
 	checked []netip.Addr
 	out     []report.Correlation
 	steps   []string
+	prio    map[string]int // step → priority (see stepAt)
 	probes  []probeRef
 }
 
@@ -99,13 +100,14 @@ func Analyze(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 	a.port25()
 	a.zoneHealth()
 	a.listingSteps()
+	a.smtpSteps()
 	r.Correlations = append(r.Correlations[:0:0], a.out...)
 	if r.Correlations == nil {
 		r.Correlations = []report.Correlation{}
 	}
 	seen := map[string]bool{}
 	var steps []string
-	for _, s := range append(append([]string{}, r.NextSteps...), a.steps...) {
+	for _, s := range append(append([]string{}, r.NextSteps...), a.orderedSteps()...) {
 		if !seen[s] {
 			seen[s] = true
 			steps = append(steps, s)
@@ -452,7 +454,7 @@ func (a *analysis) rejections() {
 			target := a.target(p)
 			ev["provider_list"] = in.name
 			a.add(KindRejectionProvider, SevProblem, fmt.Sprintf("%s: %s %s", who, target, in.msg), ev)
-			a.step(fmt.Sprintf(in.step, target))
+			a.stepAt(prioCause, fmt.Sprintf(in.step, target))
 			continue
 		}
 		if p.Class != smtpcheck.ClassBlocklisted {
@@ -562,10 +564,10 @@ func (a *analysis) citedList(pr probeRef, who string, ev map[string]string) {
 		}
 		a.add(KindRejectionCitesUnchecked, SevProblem, msg, ev)
 		if in := providerInternal(pr, replyText(p)); in != nil && providerOf(cited) == "" {
-			a.step(fmt.Sprintf(in.step, a.target(p)))
+			a.stepAt(prioCause, fmt.Sprintf(in.step, a.target(p)))
 		}
 		if suggest != "" {
-			a.step(fmt.Sprintf("check the list the MX cited: blprobe check --zone %s %s", suggest, a.target(p)))
+			a.stepAt(prioCause, fmt.Sprintf("check the list the MX cited: blprobe check --zone %s %s", suggest, a.target(p)))
 		}
 	}
 }

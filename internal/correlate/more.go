@@ -3,7 +3,6 @@ package correlate
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/blprobe/blprobe/dnsbl"
@@ -79,13 +78,31 @@ func (a *analysis) echoedIP() {
 		}
 		g.refs = append(g.refs, pr)
 	}
+	// Matches are one correlation: a range probed from each of its
+	// addresses would otherwise say the same thing for every address.
+	var matched, matchMXs []string
+	var matchEv map[string]string
 	for _, e := range order {
 		g := groups[e]
 		eip := netip.MustParseAddr(e).Unmap()
 		ev := map[string]string{"echoed_ip": e, "mx": strings.Join(g.hosts, ","), "ip": strings.Join(g.ips, ","), "domain": g.refs[0].domain}
 		if containsAddr(a.checked, eip) {
-			ev["checked_ip"] = eip.String()
-			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(g.mxs), e), ev)
+			matched = append(matched, e)
+			if len(matchEv) == 0 {
+				ev["checked_ip"] = eip.String()
+				matchEv, matchMXs = ev, g.mxs
+			}
+			for _, m := range g.mxs {
+				if !containsStr(matchMXs, m) {
+					matchMXs = append(matchMXs, m)
+				}
+			}
+			continue
+		}
+		if len(a.checked) == 0 {
+			// Nothing was checked (the smtp command): no mismatch, but the
+			// address the MX saw is the one to check.
+			a.step(fmt.Sprintf("check the address the MX saw: blprobe check --to %s %s", g.refs[0].domain, e))
 			continue
 		}
 		var same []string
@@ -110,7 +127,16 @@ func (a *analysis) echoedIP() {
 			a.add(KindEchoedIPMismatch, SevProblem,
 				fmt.Sprintf("%s saw %s, not %s: mail leaves through another address (NAT, a second uplink or a new ISP), so the DNSBL and PTR results above are for the wrong IP", joinAnd(g.mxs), e, strings.Join(same, " or ")), ev)
 		}
-		a.step(fmt.Sprintf("check the address your mail really leaves from: blprobe check %s", e))
+		a.stepAt(prioCause, fmt.Sprintf("check the address your mail really leaves from: blprobe check %s", e))
+	}
+	switch {
+	case len(matched) == 1:
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(matchMXs), matched[0]), matchEv)
+	case len(matched) > 1:
+		r := report.AddrRanges(matched)
+		matchEv["echoed_ip"], matchEv["checked_ip"] = r, r
+		matchEv["mx"] = strings.Join(matchMXs, ",")
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
 	}
 }
 
@@ -163,16 +189,35 @@ func (a *analysis) ptr() {
 			refs = append(refs, pr)
 		}
 	}
-	issues := map[string]string{}
+	issues := map[string]string{}    // evidence: "no PTR record"
+	sentences := map[string]string{} // messages: "192.0.2.1 has no PTR record"
+	heloBad := map[string][]string{} // step template → addresses
+	var heloOrder []string
 	for _, d := range a.r.RDNS {
 		if is := ptrIssue(d); is != "" {
 			issues[d.IP] = is
+			sentences[d.IP] = ptrSentence(d)
 		}
+		var tmpl string
 		if d.HELO != nil && d.HELO.Error == "" && d.HELO.FQDN && !d.HELO.ResolvesToIP {
-			a.step(fmt.Sprintf("use a HELO name that resolves to %s (and matches its PTR), not %s", d.IP, d.HELO.Name))
+			tmpl = "use a HELO name that resolves to %s (and matches its PTR), not " + d.HELO.Name
 		} else if d.HELO != nil && !d.HELO.FQDN && !strings.HasPrefix(d.HELO.Name, "[") {
-			a.step(fmt.Sprintf("use a fully qualified HELO name that resolves to %s, not %s", d.IP, d.HELO.Name))
+			tmpl = "use a fully qualified HELO name that resolves to %s, not " + d.HELO.Name
 		}
+		if tmpl != "" {
+			if _, ok := heloBad[tmpl]; !ok {
+				heloOrder = append(heloOrder, tmpl)
+			}
+			heloBad[tmpl] = append(heloBad[tmpl], d.IP)
+		}
+	}
+	for _, tmpl := range heloOrder {
+		if ips := heloBad[tmpl]; len(ips) > 1 {
+			name := tmpl[strings.LastIndex(tmpl, " ")+1:]
+			a.step(fmt.Sprintf("give each sending address (%s) a HELO name that resolves to that address and matches its PTR, not %s", report.AddrRanges(ips), name))
+			continue
+		}
+		a.step(fmt.Sprintf(tmpl, heloBad[tmpl][0]))
 	}
 	for _, pr := range refs {
 		p := pr.p
@@ -181,7 +226,7 @@ func (a *analysis) ptr() {
 		who := fmt.Sprintf("%s %s %s for reverse DNS", mxLabel(pr), verb(p), stageWord(p.Stage))
 		if is, ok := issues[target]; ok {
 			ev["ptr_problem"] = is
-			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, and the rDNS check agrees: %s has %s", who, target, is), ev)
+			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, and the rDNS check agrees: %s", who, sentences[target]), ev)
 			continue
 		}
 		checkedOK := false
@@ -194,18 +239,22 @@ func (a *analysis) ptr() {
 			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s; the rDNS of %s was not checked or could not be", who, target), ev)
 		}
 	}
-	ips := make([]string, 0, len(issues))
-	for ip := range issues {
-		ips = append(ips, ip)
-	}
-	sort.Strings(ips)
-	for _, ip := range ips {
-		if len(refs) == 0 {
+	kinds, groups := a.ptrGroups()
+	for _, k := range kinds {
+		ips := groups[k]
+		prio := prioRisk
+		if len(refs) > 0 {
+			prio = prioCause
+		} else if len(ips) == 1 {
 			a.add(KindPTRRejection, SevWarning,
-				fmt.Sprintf("%s: %s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", ip, issues[ip]),
-				map[string]string{"checked_ip": ip, "ptr_problem": issues[ip]})
+				fmt.Sprintf("%s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", sentences[ips[0]]),
+				map[string]string{"checked_ip": ips[0], "ptr_problem": issues[ips[0]]})
+		} else {
+			a.add(KindPTRRejection, SevWarning,
+				fmt.Sprintf("%s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", ptrGroupSentence(k, ips)),
+				map[string]string{"checked_ip": report.AddrRanges(ips), "ptr_problem": k})
 		}
-		a.step(fmt.Sprintf("set a PTR for %s at your ISP/hosting provider: e.g. %s, and make that name resolve to %s", ip, a.exampleName(ip), ip))
+		a.stepAt(prio, a.ptrStep(k, ips))
 	}
 }
 
@@ -236,7 +285,7 @@ func (a *analysis) port25() {
 	a.add(KindPort25Blocked, SevProblem,
 		fmt.Sprintf("every connection to port 25 timed out (%d of %d addresses): outbound port 25 appears blocked by this network, so the SMTP probes say nothing about the receivers", n, len(a.probes)),
 		map[string]string{"timeouts": fmt.Sprint(n), "probes": fmt.Sprint(len(a.probes))})
-	a.step("outbound port 25 is blocked by this network: ask the provider to open it or relay through a smarthost")
+	a.stepAt(prioCause, "outbound port 25 is blocked by this network: ask the provider to open it or relay through a smarthost")
 }
 
 // zoneHealth reports zones that failed their RFC 5782 §5 test entries,
@@ -259,6 +308,10 @@ func (a *analysis) zoneHealth() {
 				break
 			}
 		}
+	}
+	if _, ok := report.ResolverRefusal(a.r); ok {
+		a.stepAt(prioCause, "use your own recursive resolver (e.g. unbound on this host, --resolver 127.0.0.1): the resolver in use refuses DNSBL queries, so no list could be checked")
+		return
 	}
 	for _, h := range a.r.DNSBL.Zones {
 		if h.Health != dnsbl.HealthUnhealthy {
@@ -286,36 +339,45 @@ func (a *analysis) zoneHealth() {
 		if public != "" {
 			ev["resolver"] = public
 			a.add(KindZoneUnhealthy, SevProblem, msg+"; a public resolver is in use ("+public+"), which many DNSBLs refuse or answer falsely: its results were not used", ev)
-			a.step("use a local recursive resolver (e.g. unbound) instead of a public one: Spamhaus and other DNSBLs block or mislead public resolvers")
+			a.stepAt(prioHealth, "use a local recursive resolver (e.g. unbound) instead of a public one: Spamhaus and other DNSBLs block or mislead public resolvers")
 		} else {
 			a.add(KindZoneUnhealthy, SevWarning, msg+": the zone may be dead, wildcarded or blocking your resolver, so its results were not used", ev)
-			a.step(fmt.Sprintf("stop using %s or check your resolver: it failed its RFC 5782 test entries", h.Zone))
+			a.stepAt(prioHealth, fmt.Sprintf("stop using %s or check your resolver: it failed its RFC 5782 test entries", h.Zone))
 		}
 	}
 }
 
-// listingSteps adds a delisting step per listed block zone.
+// listingSteps adds one delisting step per listed block zone and codes,
+// naming its addresses as ranges; a listing an MX cited comes first.
 func (a *analysis) listingSteps() {
-	seen := map[string]bool{}
-	for _, l := range a.blockListings() {
-		k := l.Zone + "|" + l.IP
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
+	keys, ips, first := a.listingGroups()
+	for _, k := range keys {
+		l := first[k]
+		who := report.AddrRanges(ips[k])
 		name := a.zoneName(l.Zone)
 		url := a.delistURL(l.Zone)
 		var s string
 		if a.policyOnly(l) {
-			s = fmt.Sprintf("%s is on %s (%s) by policy, not for spam: PBL listing is policy, not spam; ask your ISP to set the IP up as an MTA (or remove it yourself if it really is a mail server), or send through your provider's smarthost", l.IP, name, codesText(l))
+			s = fmt.Sprintf("%s %s on %s (%s) by policy, not for spam: ask your ISP to set the address up as an MTA (or remove it yourself if it really is a mail server), or send through your provider's smarthost", who, isAre(len(ips[k])), name, codesText(l))
 		} else {
-			s = fmt.Sprintf("find and fix the cause of the %s listing of %s (%s), then request delisting", name, l.IP, codesText(l))
+			s = fmt.Sprintf("find and fix the cause of the %s listing of %s (%s), then request delisting", name, who, codesText(l))
 		}
 		if url != "" {
 			s += ": " + url
 		}
-		a.step(s)
+		prio := prioListing
+		if a.cited(l.Zone) {
+			prio = prioCause
+		}
+		a.stepAt(prio, s)
 	}
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 // summary writes the facts of the one-paragraph summary, without a verdict:
@@ -353,7 +415,9 @@ func (a *analysis) summary() string {
 			}
 		}
 		s := ""
-		if len(listedNames) > 0 {
+		if len(a.checked) > 1 {
+			s = a.rangeDNSBLFacts()
+		} else if len(listedNames) > 0 {
 			s = fmt.Sprintf("%s is listed on %d of %d block lists (%s)", who, len(listedNames), len(blockZones), strings.Join(listedNames, ", "))
 		} else if len(checkedZones) > 0 {
 			s = fmt.Sprintf("%s is not listed on any of the %d block lists checked", who, len(checkedZones))
@@ -376,16 +440,7 @@ func (a *analysis) summary() string {
 		}
 	}
 	// rDNS.
-	for _, d := range r.RDNS {
-		switch is := ptrIssue(d); {
-		case is != "":
-			parts = append(parts, fmt.Sprintf("%s has %s", d.IP, strings.TrimPrefix(is, "PTR ")))
-		case d.Error != "":
-			parts = append(parts, fmt.Sprintf("the reverse DNS of %s could not be checked", d.IP))
-		case len(d.PTR) > 0:
-			parts = append(parts, fmt.Sprintf("its reverse DNS (%s) is forward-confirmed", d.PTR[0]))
-		}
-	}
+	parts = append(parts, a.rdnsFacts()...)
 	for _, c := range a.out {
 		if c.Kind == KindEchoedIPMismatch {
 			parts = append(parts, "an MX saw "+c.Evidence["echoed_ip"]+", so mail leaves through another address than the one checked")
@@ -450,16 +505,20 @@ func (a *analysis) smtpSummary() string {
 			acc++
 		}
 	}
+	obj := "it" // the checked address
+	if len(a.checked) == 0 {
+		obj = "the probe" // the smtp command checks no address
+	}
 	var s []string
 	if ref > 0 {
-		x := fmt.Sprintf("%d of %d MX rejected it", ref, len(order))
+		x := fmt.Sprintf("%d of %d MX rejected %s", ref, len(order), obj)
 		if len(citedOrder) > 0 {
 			x += " citing " + joinAnd(citedOrder)
 		}
 		s = append(s, x)
 	}
 	if untied > 0 {
-		s = append(s, fmt.Sprintf("%d of %d MX refused it for a reason that could not be tied to the sending IP or sender", untied, len(order)))
+		s = append(s, fmt.Sprintf("%d of %d MX refused %s for a reason that could not be tied to the sending IP or sender", untied, len(order), obj))
 	}
 	if acc > 0 {
 		s = append(s, fmt.Sprintf("%d of %d MX accepted at RCPT", acc, len(order)))
