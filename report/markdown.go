@@ -364,8 +364,16 @@ func (m *mdWriter) transcripts() {
 				}
 				fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
 				summary := fmt.Sprintf("%s:%d (%s) %s", probeName(mx.Host, p), p.Port, d.Domain, statusClass(p))
-				m.printf("<details><summary>%s</summary>\n\n%s\n%s%s\n\n</details>\n\n",
-					html.EscapeString(m.safe(summary)), fence, body.String(), fence)
+				why := ""
+				if p.Cause != "" {
+					why = fmt.Sprintf("Cause: %s (class %s)", p.Cause, p.Class)
+					if p.CauseWhy != "" {
+						why += ": " + p.CauseWhy
+					}
+					why = m.text(why) + "\n\n"
+				}
+				m.printf("<details><summary>%s</summary>\n\n%s%s\n%s%s\n\n</details>\n\n",
+					html.EscapeString(m.safe(summary)), why, fence, body.String(), fence)
 			}
 		}
 	}

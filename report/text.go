@@ -531,6 +531,13 @@ func (t *textWriter) probeDetail(host string, p smtpcheck.Probe) {
 	if len(p.Extensions) > 0 {
 		t.para("      ", "        ", "extensions: "+strings.Join(p.Extensions, " "))
 	}
+	if p.Cause != "" {
+		line := fmt.Sprintf("cause: %s (class %s)", p.Cause, p.Class)
+		if p.CauseWhy != "" {
+			line += ": " + p.CauseWhy
+		}
+		t.para("      ", "        ", line)
+	}
 	for _, rc := range p.Rcpts {
 		t.para("      ", "        ", fmt.Sprintf("RCPT %s: %s (%s)", rc.Rcpt, replyLine(&rc.Reply, ""), rc.Class))
 	}
