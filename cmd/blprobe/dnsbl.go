@@ -10,10 +10,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/dnsbl/zonefile"
-	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/report"
 )
 

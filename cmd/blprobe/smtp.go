@@ -251,7 +251,7 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		cm.warnings = append(cm.warnings, w)
 		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 	}
-	o.HELO = helo // "" when this machine has no FQDN: smtpcheck uses address literals and says so
+	o.HELO = helo                                  // "" when this machine has no FQDN: smtpcheck uses address literals and says so
 	o.DialContext = cm.progress.dialer(o.SourceIP) // nil without a terminal
 	return o, nil
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/blprobe/blprobe/report"
 )
 
