@@ -126,7 +126,8 @@ func TestRulesCompile(t *testing.T) {
 // The literal prefilter never hides a match: over every corpus text, a rule
 // whose expression matches also finds one of its required literals.
 func TestRequiredLiteralsSound(t *testing.T) {
-	for _, row := range loadCorpus(t) {
+	rows := append(loadCorpus(t, "testdata/corpus.tsv"), loadCorpus(t, "testdata/corpus_mta.tsv")...)
+	for _, row := range rows {
 		lower := foldText(row.text)
 		for i, r := range rules {
 			if r.text != nil && r.need != nil && r.text.MatchString(lower) && !containsAny(lower, r.need) {
