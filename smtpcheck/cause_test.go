@@ -190,6 +190,16 @@ func TestClassifyCauseDetails(t *testing.T) {
 	if v.Cause != CauseSenderRejected || v.Class != ClassRejected || !strings.Contains(v.Why, "MAIL FROM") {
 		t.Errorf("user unknown at MAIL: %+v", v)
 	}
+	// A list's short name counts only as a word: "absorbs" is no SORBS,
+	// "10spam" no 0spam.
+	for _, text := range []string{"Message absorbs too many resources", "over 10spam points"} {
+		if v := ClassifyCause(StageRcpt, Reply{Code: 550, Text: text}, true); v.Cause == CauseDNSBLListing {
+			t.Errorf("%q read as a listing: %+v", text, v)
+		}
+	}
+	if v := ClassifyCause(StageRcpt, Reply{Code: 550, Text: "Listed by SORBS, see http://www.sorbs.net/"}, true); v.CitedList != "dnsbl.sorbs.net" {
+		t.Errorf("SORBS not named: %+v", v)
+	}
 	// DQS keys never reach the cited list.
 	v = ClassifyCause(StageRcpt, rd("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using s3cr3tk3y.zen.dq.spamhaus.net\r\n"), true)
 	if v.CitedList != "zen.dq.spamhaus.net" || strings.Contains(v.Why+v.CitedList, "s3cr3t") {
