@@ -6,18 +6,24 @@
 # (code, stage, -, -, source, text): the expected cause and list are judged
 # by hand when lines go into the corpus. Not run by CI; needs root.
 #
-# Inside the netns "blprobe-mtas":
-#   - rbldnsd on 127.0.0.53:53 serves bl.test (127.0.0.2 and 127.0.0.10
-#     listed, RFC 5782 §5 test point), the MX/A records of exim.test,
-#     smtpd.test and haraka.test, probe.test (a sender domain that exists),
-#     and answers NXDOMAIN in in-addr.arpa (no client has a PTR) and in
-#     nowhere.test (a sender domain that does not exist);
-#   - Exim (Debian exim4-daemon-light) on 127.0.0.25, OpenSMTPD on 127.0.0.26,
-#     Haraka on 127.0.0.27; /etc/resolv.conf in the netns is
-#     /etc/netns/blprobe-mtas/resolv.conf (nameserver 127.0.0.53).
+# Inside the netns "blprobe-mtas" (loopback only, no route out):
+#   - rbldnsd on 127.0.0.53:53 (and 198.18.0.1:53) serves bl.test (127.0.0.2,
+#     127.0.0.10 and 198.18.0.7 listed; 127.0.0.2 is the RFC 5782 §5 test
+#     point), the MX/A records of the probed domains, probe.test (a sender
+#     domain that exists), and NXDOMAIN in in-addr.arpa (no client has a PTR)
+#     and nowhere.test (a sender domain that does not exist);
+#   - Exim (Debian exim4-daemon-light) on 127.0.0.25 with ACL rules keyed on
+#     the client address, OpenSMTPD on 127.0.0.26 and 127.0.0.31-35 (one
+#     listener per builtin filter); /etc/resolv.conf in the netns is
+#     /etc/netns/blprobe-mtas/resolv.conf (nameserver 127.0.0.53);
+#   - Haraka on 198.18.0.1-3 (one instance per plugin set), reached from a
+#     second netns "blprobe-mtas-c" over a veth pair (see up()).
 # The Debian MTA packages conflict with each other and with Postfix, so they
 # are unpacked with `apt-get download` + `dpkg-deb -x` into $WORK instead of
-# being installed; nothing is enabled as a system service.
+# being installed; nothing is enabled as a system service. The unpacked
+# daemons need their system users (Debian-exim, opensmtpd, opensmtpq) and
+# OpenSMTPD its compiled-in /var/lib/opensmtpd/empty and /var/spool/smtpd;
+# those are created once and left in place.
 #
 # Usage: scripts/mta-corpus.sh [run|up|down]   (default: run)
 # Environment: MTAS_WORK (default /var/tmp/blprobe-mtas), BLPROBE (binary,
@@ -92,6 +98,7 @@ Z
 		i=$((i + 1))
 	done
 	printf '@ 300 MX 10 mx.exim.test\n' >"$WORK/dns/relay.test"
+	printf '@ 300 MX 10 mx.smtpd.test\n' >"$WORK/dns/virt.smtpd.test"
 	printf '@ 300 MX 10 mx2.haraka.test\n' >"$WORK/dns/helo.haraka.test"
 	printf '@ 300 MX 10 mx3.haraka.test\n' >"$WORK/dns/fcrdns.haraka.test"
 	printf '@ 300 MX 10 mx.haraka.test\n' >"$WORK/dns/relay3.test"
@@ -209,7 +216,7 @@ EOC
 osmtpd_conf() {
 	mkdir -p "$WORK/smtpd"
 	: >"$WORK/smtpd/users"
-	for d in smtpd rdns.smtpd fcrdns.smtpd helo.smtpd from.smtpd listed.smtpd; do
+	for d in smtpd virt.smtpd rdns.smtpd fcrdns.smtpd helo.smtpd from.smtpd listed.smtpd; do
 		printf 'postmaster@%s.test root\nuser@%s.test root\n' "$d" "$d" >>"$WORK/smtpd/users"
 	done
 	cut -d' ' -f1 "$WORK/smtpd/users" >"$WORK/smtpd/rcpts"
@@ -235,6 +242,8 @@ listen on 127.0.0.33 filter "helo"
 listen on 127.0.0.34 filter "mailfrom"
 listen on 127.0.0.35 filter "listed"
 action "local" mbox virtual <vusers>
+# virt.smtpd.test has no rcpt-to table: the virtual expansion refuses unknown users
+match from any for domain "virt.smtpd.test" action "local"
 match from any for domain <domains> rcpt-to <rcpts> action "local"
 EOC
 	chmod 600 "$WORK/smtpd/smtpd.conf"
@@ -314,7 +323,7 @@ for p in walk(d):
     txt=r.get("text","")
     if r.get("enhanced") and not txt.startswith(r["enhanced"]): txt=r["enhanced"]+" "+txt
     print("%s\t%s\t-\t-\t%s\t%s" % (r.get("code",""), p["stage"], sys.argv[1], txt.replace("\r","").replace("\n","\\n")))
-' "$SRCTAG"
+' "$SRCTAG" || true # blprobe exits 1 on a rejection
 }
 
 up() {
@@ -349,7 +358,7 @@ up() {
 		bl.test:ip4set:bl.test \
 		exim.test:generic:exim.test smtpd.test:generic:smtpd.test haraka.test:generic:haraka.test \
 		rdns.smtpd.test:generic:rdns.smtpd.test fcrdns.smtpd.test:generic:fcrdns.smtpd.test helo.smtpd.test:generic:helo.smtpd.test from.smtpd.test:generic:from.smtpd.test listed.smtpd.test:generic:listed.smtpd.test \
-		relay.test:generic:relay.test relay3.test:generic:relay3.test helo.haraka.test:generic:helo.haraka.test fcrdns.haraka.test:generic:fcrdns.haraka.test relay2.test:generic:relay2.test probe.test:generic:probe.test nowhere.test:generic:empty in-addr.arpa:generic:empty
+		relay.test:generic:relay.test virt.smtpd.test:generic:virt.smtpd.test relay3.test:generic:relay3.test helo.haraka.test:generic:helo.haraka.test fcrdns.haraka.test:generic:fcrdns.haraka.test relay2.test:generic:relay2.test probe.test:generic:probe.test nowhere.test:generic:empty in-addr.arpa:generic:empty >&2
 	nsx "$WORK/root/usr/sbin/exim4" -C "$WORK/exim/configure" -bd
 	nsx "$WORK/root/usr/sbin/smtpd" -f "$WORK/smtpd/smtpd.conf"
 	for c in cfg cfg2 cfg3; do
@@ -365,10 +374,8 @@ cases() { # SRCTAG names the MTA, version and rule of each case
 	SRCTAG="$ex require verify=reverse_host_lookup" probe 127.0.0.11 user@exim.test
 	SRCTAG="$ex require verify=reverse_host_lookup+message" probe 127.0.0.15 user@exim.test
 	SRCTAG="$ex helo_verify_hosts" probe 127.0.0.13 user@exim.test --helo mail.nowhere.test
-	SRCTAG="$ex acl_smtp_helo isip" probe 127.0.0.12 user@exim.test --helo 192.0.2.1
 	SRCTAG="$ex acl_smtp_helo own name" probe 127.0.0.12 user@exim.test --helo mx.exim.test
 	SRCTAG="$ex acl_smtp_helo not FQDN" probe 127.0.0.12 user@exim.test --helo mailhost
-	SRCTAG="$ex smtp_in invalid HELO" probe 127.0.0.100 user@exim.test --helo 'bad_name!'
 	SRCTAG="$ex acl_smtp_mail senders locally blacklisted" probe 127.0.0.14 user@exim.test --from x@probe.test
 	SRCTAG="$ex verify=sender (no such domain)" probe 127.0.0.16 user@exim.test --from x@nowhere.test
 	SRCTAG="$ex verify=sender (unknown local part)" probe 127.0.0.17 user@exim.test --from nobody@probe.test
@@ -384,20 +391,17 @@ cases() { # SRCTAG names the MTA, version and rule of each case
 	SRCTAG="$ex relay denial (no message)" probe 127.0.0.100 user@relay.test
 	SRCTAG="$ex accepted" probe 127.0.0.100 user@exim.test
 	SRCTAG="$os unknown user (virtual table)" probe 127.0.0.100 nobody@smtpd.test
+	SRCTAG="$os unknown user (virtual expansion)" probe 127.0.0.100 nobody@virt.smtpd.test
 	SRCTAG="$os relay denial" probe 127.0.0.100 user@relay2.test
 	SRCTAG="$os accepted" probe 127.0.0.100 user@smtpd.test
 	SRCTAG="$os filter !rdns disconnect" probe 127.0.0.100 user@rdns.smtpd.test
 	SRCTAG="$os filter !fcrdns disconnect" probe 127.0.0.100 user@fcrdns.smtpd.test
-	SRCTAG="$os filter helo reject" probe 127.0.0.100 user@helo.smtpd.test --helo mx.smtpd.test
 	SRCTAG="$os filter mail-from reject" probe 127.0.0.100 user@from.smtpd.test --from spammer@probe.test
 	SRCTAG="$os filter src disconnect" probe 127.0.0.2 user@listed.smtpd.test
 	SRCTAG="$hk dns-list" probe 198.18.0.7 user@haraka.test
 	SRCTAG="$hk fcrdns no rDNS" probe 198.18.0.8 user@fcrdns.haraka.test
 	SRCTAG="$hk helo.checks valid_hostname" probe 198.18.0.8 user@helo.haraka.test --helo mailhost
 	SRCTAG="$hk helo.checks forward_dns" probe 198.18.0.8 user@helo.haraka.test --helo mail.nowhere.test
-	SRCTAG="$hk helo.checks big_company" probe 198.18.0.8 user@helo.haraka.test --helo mail.yahoo.com
-	SRCTAG="$hk helo.checks bare_ip" probe 198.18.0.8 user@helo.haraka.test --helo 198.18.0.8
-	SRCTAG="$hk helo.checks literal_mismatch" probe 198.18.0.8 user@helo.haraka.test --helo '[198.18.0.9]'
 	SRCTAG="$hk mail_from.is_resolvable" probe 198.18.0.8 user@haraka.test --from x@nowhere.test
 	SRCTAG="$hk rcpt_to.in_host_list" probe 198.18.0.8 user@relay3.test
 	SRCTAG="$hk accepted" probe 198.18.0.8 user@haraka.test
