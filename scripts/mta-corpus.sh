@@ -37,7 +37,7 @@ blprobe-mtas*) ;;
 *) echo "MTAS_WORK must end in a directory named blprobe-mtas*" >&2; exit 2 ;;
 esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DNS=127.0.0.53 EXIM=127.0.0.25 OSMTPD=127.0.0.26 
+DNS=127.0.0.53 EXIM=127.0.0.25 OSMTPD=127.0.0.26
 
 log() { printf '[mtas] %s\n' "$*" >&2; }
 nsx() { ip netns exec "$NS" "$@"; }
