@@ -83,6 +83,7 @@ zones() {
 :127.0.0.2:Listed in bl.test, see http://bl.test/lookup?ip=$
 127.0.0.2
 127.0.0.10
+127.0.0.47
 198.18.0.7
 Z
 	printf '@ 300 MX 10 mx.haraka.test\n' >"$WORK/dns/haraka.test"
@@ -130,6 +131,8 @@ hostlist relay_from_hosts =
 host_lookup = *
 rfc1413_hosts =
 helo_verify_hosts = 127.0.0.13
+helo_try_verify_hosts = 127.0.0.42
+host_reject_connection = 127.0.0.41
 acl_smtp_helo = acl_check_helo
 acl_smtp_mail = acl_check_mail
 acl_smtp_rcpt = acl_check_rcpt
@@ -143,6 +146,7 @@ acl_check_connect:
        message = Too many connections from \$sender_host_address, try again later
   defer hosts = 127.0.0.21
        ratelimit = 0 / 1h / strict / per_conn
+  deny hosts = 127.0.0.40
   accept
 
 acl_check_helo:
@@ -156,6 +160,8 @@ acl_check_helo:
   deny hosts = 127.0.0.12
        condition = \${if !match{\$sender_helo_name}{\N\.\N}}
        message = HELO/EHLO name must be a FQDN
+  deny hosts = 127.0.0.42
+       !verify = helo
   accept
 
 acl_check_mail:
@@ -176,6 +182,10 @@ acl_check_rcpt:
        message = rejected because \$sender_host_address is in a black list at \$dnslist_domain\n\$dnslist_text
   deny hosts = 127.0.0.10
        dnslists = bl.test
+  # Debian exim4-config's log_message for CHECK_RCPT_IP_DNSBLS used as message
+  deny hosts = 127.0.0.47
+       dnslists = bl.test
+       message = \$sender_host_address is listed at \$dnslist_domain (\$dnslist_value: \$dnslist_text)
   deny hosts = 127.0.0.11
        !verify = reverse_host_lookup
   deny hosts = 127.0.0.15
@@ -388,6 +398,10 @@ cases() { # SRCTAG names the MTA, version and rule of each case
 	SRCTAG="$ex greylist defer (milter-greylist wording)" probe 127.0.0.22 user@exim.test
 	SRCTAG="$ex greylist defer" probe 127.0.0.23 user@exim.test
 	SRCTAG="$ex deny hosts locally blacklisted" probe 127.0.0.24 user@exim.test
+	SRCTAG="$ex acl_smtp_connect deny (no message)" probe 127.0.0.40 user@exim.test
+	SRCTAG="$ex host_reject_connection" probe 127.0.0.41 user@exim.test
+	SRCTAG="$ex acl_smtp_helo !verify=helo (no message)" probe 127.0.0.42 user@exim.test --helo mail.nowhere.test
+	SRCTAG="$ex deny dnslists (Debian log_message as message)" probe 127.0.0.47 user@exim.test
 	SRCTAG="$ex relay denial (no message)" probe 127.0.0.100 user@relay.test
 	SRCTAG="$ex accepted" probe 127.0.0.100 user@exim.test
 	SRCTAG="$os unknown user (virtual table)" probe 127.0.0.100 nobody@smtpd.test
