@@ -295,10 +295,14 @@ func (m *mdWriter) rdns() {
 			helo = m.text(heloLine(x.HELO))
 		}
 		problems := x.Problems
-		if x.Error != "" {
-			problems = append([]string{"error: " + x.Error}, problems...)
+		if _, rest := ptrLookupError(x); rest != "" {
+			problems = append([]string{"error: " + rest}, problems...)
 		}
-		rows = append(rows, []string{m.code(x.IP), m.cell(ptrLine(x)), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
+		ptr := ptrLine(x)
+		if e, _ := ptrLookupError(x); e != "" {
+			ptr = "PTR " + ptr
+		}
+		rows = append(rows, []string{m.code(x.IP), m.cell(ptr), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
 	}
 	m.table([]string{"IP", "PTR", "Generic", "HELO", "Problems"}, rows)
 }

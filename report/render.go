@@ -283,8 +283,36 @@ func heloLine(h *HELOCheck) string {
 	return s
 }
 
+// ptrLookupError splits x.Error into the failure of the PTR lookup itself
+// ("" when it answered, NXDOMAIN and NODATA included: that is "no PTR") and
+// the rest (forward confirmation). The HELO lookup's failure, which
+// internal/rdns appends last after "; ", is in neither: the HELO line shows it.
+func ptrLookupError(x RDNS) (ptr, rest string) {
+	if x.Error == RDNSNotDone {
+		return "", x.Error
+	}
+	e := x.Error
+	if x.HELO != nil && x.HELO.Error != "" && strings.HasSuffix(e, x.HELO.Error) {
+		e = strings.TrimSuffix(strings.TrimSuffix(e, x.HELO.Error), "; ")
+	}
+	if e == "" || len(x.PTR) > 0 {
+		return "", e
+	}
+	// "PTR lookup for IP failed: ERR" → "ERR": the line names the IP already.
+	if after, ok := strings.CutPrefix(e, "PTR lookup for "+x.IP+" failed: "); ok && after != "" {
+		e = after
+	}
+	return e, ""
+}
+
 func ptrLine(x RDNS) string {
+	if x.Error == RDNSNotDone {
+		return "not done (interrupted)"
+	}
 	if len(x.PTR) == 0 {
+		if e, _ := ptrLookupError(x); e != "" {
+			return "lookup failed: " + e
+		}
 		return "no PTR"
 	}
 	s := strings.Join(x.PTR, ", ")
@@ -295,6 +323,9 @@ func ptrLine(x RDNS) string {
 }
 
 func genericText(x RDNS) string {
+	if e, _ := ptrLookupError(x); e != "" || x.Error == RDNSNotDone {
+		return "unknown: the PTR lookup failed"
+	}
 	if !x.Generic {
 		return "no"
 	}
@@ -455,8 +486,8 @@ func rdnsGroups(rs []RDNS) []rdnsGroup {
 		switch {
 		case x.Error == RDNSNotDone:
 			label = "not done (interrupted)"
-		case x.Error != "" && len(x.PTR) == 0:
-			label = "could not be checked"
+		case len(x.PTR) == 0 && func() bool { e, _ := ptrLookupError(x); return e != "" }():
+			label = "PTR lookup failed"
 		case len(x.PTR) == 0:
 			label = "no PTR"
 		case !x.ForwardConfirmed:

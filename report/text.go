@@ -443,8 +443,8 @@ func (t *textWriter) rdns() {
 		if x.HELO != nil {
 			t.para("    ", "      ", heloLine(x.HELO))
 		}
-		if x.Error != "" {
-			t.para("    ", "      ", "error: "+x.Error)
+		if _, rest := ptrLookupError(x); rest != "" {
+			t.para("    ", "      ", "error: "+rest)
 		}
 		for _, p := range x.Problems {
 			t.para("    ", "      ", "problem: "+p)
