@@ -310,10 +310,7 @@ func (m *mdWriter) rdns() {
 func (m *mdWriter) smtp() {
 	s := m.r.SMTP
 	m.printf("## SMTP\n\n")
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
+	rcpts := rcptHeader(s)
 	m.printf("HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s. %s.\n\n",
 		m.inline(s.HELO), m.inline(s.From), m.inline(rcpts), s.Port, m.inline(s.TLSMode), m.text(smtpCounts(s)))
 	if s.Port25Blocked {

@@ -305,6 +305,41 @@ func ptrLookupError(x RDNS) (ptr, rest string) {
 	return e, ""
 }
 
+// domainRcpts is what d's MXs were asked at RCPT: d.Rcpts, or for a result
+// made without it, the rule of smtpcheck.RcptsFor.
+func domainRcpts(s *smtpcheck.Result, d smtpcheck.Domain) []string {
+	if d.Rcpts != nil {
+		return d.Rcpts
+	}
+	return smtpcheck.RcptsFor(d.Domain, s.Rcpts)
+}
+
+// rcptHeader names the recipients of an SMTP run per domain, e.g.
+// "postmaster@DOMAIN; a@example.com for example.com": each asked-for
+// recipient goes only to its own domain, every other domain gets postmaster@.
+func rcptHeader(s *smtpcheck.Result) string {
+	if len(s.Rcpts) == 0 {
+		return "postmaster@DOMAIN"
+	}
+	if len(s.Domains) == 0 {
+		return strings.Join(s.Rcpts, ", ")
+	}
+	var postmaster bool
+	var parts []string
+	for _, d := range s.Domains {
+		rc := domainRcpts(s, d)
+		if len(rc) == 1 && strings.EqualFold(rc[0], "postmaster@"+d.Domain) {
+			postmaster = true
+			continue
+		}
+		parts = append(parts, strings.Join(rc, ", ")+" for "+d.Domain)
+	}
+	if postmaster {
+		parts = append([]string{"postmaster@DOMAIN"}, parts...)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func ptrLine(x RDNS) string {
 	if x.Error == RDNSNotDone {
 		return "not done (interrupted)"

@@ -462,10 +462,7 @@ func (t *textWriter) rdnsGrouped() {
 
 func (t *textWriter) smtp() {
 	s := t.r.SMTP
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
+	rcpts := rcptHeader(s)
 	t.heading(t.safe(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
 		orDash(s.HELO), orDash(s.From), rcpts, s.Port, orDash(s.TLSMode))))
 	if s.Port25Blocked {
