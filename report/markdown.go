@@ -295,10 +295,14 @@ func (m *mdWriter) rdns() {
 			helo = m.text(heloLine(x.HELO))
 		}
 		problems := x.Problems
-		if x.Error != "" {
-			problems = append([]string{"error: " + x.Error}, problems...)
+		if _, rest := ptrLookupError(x); rest != "" {
+			problems = append([]string{"error: " + rest}, problems...)
 		}
-		rows = append(rows, []string{m.code(x.IP), m.cell(ptrLine(x)), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
+		ptr := ptrLine(x)
+		if e, _ := ptrLookupError(x); e != "" {
+			ptr = "PTR " + ptr
+		}
+		rows = append(rows, []string{m.code(x.IP), m.cell(ptr), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
 	}
 	m.table([]string{"IP", "PTR", "Generic", "HELO", "Problems"}, rows)
 }
@@ -306,10 +310,7 @@ func (m *mdWriter) rdns() {
 func (m *mdWriter) smtp() {
 	s := m.r.SMTP
 	m.printf("## SMTP\n\n")
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
+	rcpts := rcptHeader(s)
 	m.printf("HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s. %s.\n\n",
 		m.inline(s.HELO), m.inline(s.From), m.inline(rcpts), s.Port, m.inline(s.TLSMode), m.text(smtpCounts(s)))
 	if s.Port25Blocked {

@@ -283,8 +283,71 @@ func heloLine(h *HELOCheck) string {
 	return s
 }
 
+// ptrLookupError splits x.Error into the failure of the PTR lookup itself
+// ("" when it answered, NXDOMAIN and NODATA included: that is "no PTR") and
+// the rest (forward confirmation). The HELO lookup's failure, which
+// internal/rdns appends last after "; ", is in neither: the HELO line shows it.
+func ptrLookupError(x RDNS) (ptr, rest string) {
+	if x.Error == RDNSNotDone {
+		return "", x.Error
+	}
+	e := x.Error
+	if x.HELO != nil && x.HELO.Error != "" && strings.HasSuffix(e, x.HELO.Error) {
+		e = strings.TrimSuffix(strings.TrimSuffix(e, x.HELO.Error), "; ")
+	}
+	if e == "" || len(x.PTR) > 0 {
+		return "", e
+	}
+	// "PTR lookup for IP failed: ERR" → "ERR": the line names the IP already.
+	if after, ok := strings.CutPrefix(e, "PTR lookup for "+x.IP+" failed: "); ok && after != "" {
+		e = after
+	}
+	return e, ""
+}
+
+// domainRcpts is what d's MXs were asked at RCPT: d.Rcpts, or for a result
+// made without it, the rule of smtpcheck.RcptsFor.
+func domainRcpts(s *smtpcheck.Result, d smtpcheck.Domain) []string {
+	if d.Rcpts != nil {
+		return d.Rcpts
+	}
+	return smtpcheck.RcptsFor(d.Domain, s.Rcpts)
+}
+
+// rcptHeader names the recipients of an SMTP run per domain, e.g.
+// "postmaster@DOMAIN; a@example.com for example.com": each asked-for
+// recipient goes only to its own domain, every other domain gets postmaster@.
+func rcptHeader(s *smtpcheck.Result) string {
+	if len(s.Rcpts) == 0 {
+		return "postmaster@DOMAIN"
+	}
+	if len(s.Domains) == 0 {
+		return strings.Join(s.Rcpts, ", ")
+	}
+	var postmaster bool
+	var parts []string
+	for _, d := range s.Domains {
+		rc := domainRcpts(s, d)
+		if len(rc) == 1 && strings.EqualFold(rc[0], "postmaster@"+d.Domain) {
+			postmaster = true
+			continue
+		}
+		parts = append(parts, strings.Join(rc, ", ")+" for "+d.Domain)
+	}
+	if postmaster {
+		parts = append([]string{"postmaster@DOMAIN"}, parts...)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func ptrLine(x RDNS) string {
+	if x.Error == RDNSNotDone {
+		return "not done (interrupted)"
+	}
 	if len(x.PTR) == 0 {
+		if e, _ := ptrLookupError(x); e != "" {
+			return "lookup failed: " + e
+		}
 		return "no PTR"
 	}
 	s := strings.Join(x.PTR, ", ")
@@ -295,6 +358,9 @@ func ptrLine(x RDNS) string {
 }
 
 func genericText(x RDNS) string {
+	if e, _ := ptrLookupError(x); e != "" || x.Error == RDNSNotDone {
+		return "unknown: the PTR lookup failed"
+	}
 	if !x.Generic {
 		return "no"
 	}
@@ -455,8 +521,8 @@ func rdnsGroups(rs []RDNS) []rdnsGroup {
 		switch {
 		case x.Error == RDNSNotDone:
 			label = "not done (interrupted)"
-		case x.Error != "" && len(x.PTR) == 0:
-			label = "could not be checked"
+		case len(x.PTR) == 0 && func() bool { e, _ := ptrLookupError(x); return e != "" }():
+			label = "PTR lookup failed"
 		case len(x.PTR) == 0:
 			label = "no PTR"
 		case !x.ForwardConfirmed:

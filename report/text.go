@@ -443,8 +443,8 @@ func (t *textWriter) rdns() {
 		if x.HELO != nil {
 			t.para("    ", "      ", heloLine(x.HELO))
 		}
-		if x.Error != "" {
-			t.para("    ", "      ", "error: "+x.Error)
+		if _, rest := ptrLookupError(x); rest != "" {
+			t.para("    ", "      ", "error: "+rest)
 		}
 		for _, p := range x.Problems {
 			t.para("    ", "      ", "problem: "+p)
@@ -462,10 +462,7 @@ func (t *textWriter) rdnsGrouped() {
 
 func (t *textWriter) smtp() {
 	s := t.r.SMTP
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
+	rcpts := rcptHeader(s)
 	t.heading(t.safe(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
 		orDash(s.HELO), orDash(s.From), rcpts, s.Port, orDash(s.TLSMode))))
 	if s.Port25Blocked {
