@@ -91,6 +91,12 @@ type Options struct {
 	// address that is local (at most MaxSMTPSources), else from the address
 	// the system picks.
 	SMTP smtpcheck.Options
+	// ProbeSMTP, if set, replaces smtpcheck.Run in RunSMTP (e.g. asking one
+	// given server about the domains instead of their MX).
+	ProbeSMTP func(ctx context.Context, domains []string, o smtpcheck.Options) *smtpcheck.Result
+	// SMTPNotes are added to the SMTP section's notes (e.g. how the
+	// arguments were read).
+	SMTPNotes []string
 	// Egress configures the egress detection; its Resolver defaults to
 	// Resolver.
 	Egress egress.Options
@@ -248,6 +254,7 @@ func Run(ctx context.Context, o Options) (*report.Report, error) {
 			defer wg.Done()
 			start := time.Now()
 			res := x.smtpFrom(ctx, checked)
+			res.Notes = append(res.Notes, o.SMTPNotes...)
 			x.mu.Lock()
 			r.SMTP = res
 			x.mu.Unlock()
@@ -377,7 +384,13 @@ func (x *run) rdns(ctx context.Context, checked []netip.Addr) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = rdns.Check(ctx, x.o.Resolver, ip, x.o.SMTP.HELO)
+			if ctx.Err() == nil {
+				out[i] = rdns.Check(ctx, x.o.Resolver, ip, x.o.SMTP.HELO)
+			}
+			if ctx.Err() != nil && (out[i].IP == "" || out[i].Error != "") {
+				// Interrupted: not_done, counted once, not a failure per address.
+				out[i] = rdns.Result{IP: ip.Unmap().String(), PTR: []string{}, Problems: []string{}, Error: report.RDNSNotDone}
+			}
 		}()
 	}
 	wg.Wait()

@@ -3,8 +3,9 @@
 // client IP an MX echoed with the checked IP (correlate_echo.go), relates PTR
 // problems to reverse-DNS rejections (correlate_ptr.go), recognises a blocked
 // port 25 (correlate_port25.go), flags unhealthy zones (zones.go), and turns
-// all of it into correlations, next steps (nextsteps.go) and a summary
-// (summary.go). It never decides the verdict: report.Finalize does, after it.
+// all of it into correlations, next steps (nextsteps.go, smtp_steps.go,
+// ordered by group.go) and a summary (summary.go; group.go gathers the
+// facts of many addresses). It never decides the verdict: report.Finalize does, after it.
 
 package check
 
@@ -51,6 +52,7 @@ type analysis struct {
 	checked []netip.Addr
 	out     []report.Correlation
 	steps   []string
+	prio    map[string]int // step → priority (see stepAt)
 	probes  []probeRef
 }
 
@@ -100,13 +102,14 @@ func Correlate(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 	a.port25()
 	a.zoneHealth()
 	a.listingSteps()
+	a.smtpSteps()
 	r.Correlations = append(r.Correlations[:0:0], a.out...)
 	if r.Correlations == nil {
 		r.Correlations = []report.Correlation{}
 	}
 	seen := map[string]bool{}
 	var steps []string
-	for _, s := range append(append([]string{}, r.NextSteps...), a.steps...) {
+	for _, s := range append(append([]string{}, r.NextSteps...), a.orderedSteps()...) {
 		if !seen[s] {
 			seen[s] = true
 			steps = append(steps, s)
@@ -256,6 +259,13 @@ func joinAnd(s []string) string {
 		return strings.Join(s, "")
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func replyText(p *smtpcheck.Probe) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/blprobe/blprobe/report"
 )
 
 // echoedIP compares the client IP each MX echoed with the checked IPs
@@ -39,13 +41,31 @@ func (a *analysis) echoedIP() {
 		}
 		g.refs = append(g.refs, pr)
 	}
+	// Matches are one correlation: a range probed from each of its
+	// addresses would otherwise say the same thing for every address.
+	var matched, matchMXs []string
+	var matchEv map[string]string
 	for _, e := range order {
 		g := groups[e]
 		eip := netip.MustParseAddr(e).Unmap()
 		ev := map[string]string{"echoed_ip": e, "mx": strings.Join(g.hosts, ","), "ip": strings.Join(g.ips, ","), "domain": g.refs[0].domain}
 		if containsAddr(a.checked, eip) {
-			ev["checked_ip"] = eip.String()
-			a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(g.mxs), e), ev)
+			matched = append(matched, e)
+			if len(matchEv) == 0 {
+				ev["checked_ip"] = eip.String()
+				matchEv, matchMXs = ev, g.mxs
+			}
+			for _, m := range g.mxs {
+				if !containsStr(matchMXs, m) {
+					matchMXs = append(matchMXs, m)
+				}
+			}
+			continue
+		}
+		if len(a.checked) == 0 {
+			// Nothing was checked (the smtp command): no mismatch, but the
+			// address the MX saw is the one to check.
+			a.step(fmt.Sprintf("check the address the MX saw: blprobe check --to %s %s", g.refs[0].domain, e))
 			continue
 		}
 		var same []string
@@ -70,6 +90,15 @@ func (a *analysis) echoedIP() {
 			a.add(KindEchoedIPMismatch, SevProblem,
 				fmt.Sprintf("%s saw %s, not %s: mail leaves through another address (NAT, a second uplink or a new ISP), so the DNSBL and PTR results above are for the wrong IP", joinAnd(g.mxs), e, strings.Join(same, " or ")), ev)
 		}
-		a.step(fmt.Sprintf("check the address your mail really leaves from: blprobe check %s", e))
+		a.stepAt(prioCause, fmt.Sprintf("check the address your mail really leaves from: blprobe check %s", e))
+	}
+	switch {
+	case len(matched) == 1:
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw %s, the checked IP: the DNSBL results apply to the address mail leaves from", joinAnd(matchMXs), matched[0]), matchEv)
+	case len(matched) > 1:
+		r := report.AddrRanges(matched)
+		matchEv["echoed_ip"], matchEv["checked_ip"] = r, r
+		matchEv["mx"] = strings.Join(matchMXs, ",")
+		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
 	}
 }

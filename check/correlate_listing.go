@@ -187,7 +187,7 @@ func (a *analysis) rejections() {
 			target := a.target(p)
 			ev["provider_list"] = in.name
 			a.add(KindRejectionProvider, SevProblem, fmt.Sprintf("%s: %s %s", who, target, in.msg), ev)
-			a.step(fmt.Sprintf(in.step, target))
+			a.stepAt(prioCause, fmt.Sprintf(in.step, target))
 			continue
 		}
 		if p.Class != smtpcheck.ClassBlocklisted {
@@ -297,10 +297,10 @@ func (a *analysis) citedList(pr probeRef, who string, ev map[string]string) {
 		}
 		a.add(KindRejectionCitesUnchecked, SevProblem, msg, ev)
 		if in := providerInternal(pr, replyText(p)); in != nil && providerOf(cited) == "" {
-			a.step(fmt.Sprintf(in.step, a.target(p)))
+			a.stepAt(prioCause, fmt.Sprintf(in.step, a.target(p)))
 		}
 		if suggest != "" {
-			a.step(fmt.Sprintf("check the list the MX cited: blprobe check --zone %s %s", suggest, a.target(p)))
+			a.stepAt(prioCause, fmt.Sprintf("check the list the MX cited: blprobe check --zone %s %s", suggest, a.target(p)))
 		}
 	}
 }

@@ -23,5 +23,5 @@ func (a *analysis) port25() {
 	a.add(KindPort25Blocked, SevProblem,
 		fmt.Sprintf("every connection to port 25 timed out (%d of %d addresses): outbound port 25 appears blocked by this network, so the SMTP probes say nothing about the receivers", n, len(a.probes)),
 		map[string]string{"timeouts": fmt.Sprint(n), "probes": fmt.Sprint(len(a.probes))})
-	a.step("outbound port 25 is blocked by this network: ask the provider to open it or relay through a smarthost")
+	a.stepAt(prioCause, "outbound port 25 is blocked by this network: ask the provider to open it or relay through a smarthost")
 }

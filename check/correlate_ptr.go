@@ -4,7 +4,6 @@ package check
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/blprobe/blprobe/report"
@@ -37,16 +36,35 @@ func (a *analysis) ptr() {
 			refs = append(refs, pr)
 		}
 	}
-	issues := map[string]string{}
+	issues := map[string]string{}    // evidence: "no PTR record"
+	sentences := map[string]string{} // messages: "192.0.2.1 has no PTR record"
+	heloBad := map[string][]string{} // step template → addresses
+	var heloOrder []string
 	for _, d := range a.r.RDNS {
 		if is := ptrIssue(d); is != "" {
 			issues[d.IP] = is
+			sentences[d.IP] = ptrSentence(d)
 		}
+		var tmpl string
 		if d.HELO != nil && d.HELO.Error == "" && d.HELO.FQDN && !d.HELO.ResolvesToIP {
-			a.step(fmt.Sprintf("use a HELO name that resolves to %s (and matches its PTR), not %s", d.IP, d.HELO.Name))
+			tmpl = "use a HELO name that resolves to %s (and matches its PTR), not " + d.HELO.Name
 		} else if d.HELO != nil && !d.HELO.FQDN && !strings.HasPrefix(d.HELO.Name, "[") {
-			a.step(fmt.Sprintf("use a fully qualified HELO name that resolves to %s, not %s", d.IP, d.HELO.Name))
+			tmpl = "use a fully qualified HELO name that resolves to %s, not " + d.HELO.Name
 		}
+		if tmpl != "" {
+			if _, ok := heloBad[tmpl]; !ok {
+				heloOrder = append(heloOrder, tmpl)
+			}
+			heloBad[tmpl] = append(heloBad[tmpl], d.IP)
+		}
+	}
+	for _, tmpl := range heloOrder {
+		if ips := heloBad[tmpl]; len(ips) > 1 {
+			name := tmpl[strings.LastIndex(tmpl, " ")+1:]
+			a.step(fmt.Sprintf("give each sending address (%s) a HELO name that resolves to that address and matches its PTR, not %s", report.AddrRanges(ips), name))
+			continue
+		}
+		a.step(fmt.Sprintf(tmpl, heloBad[tmpl][0]))
 	}
 	for _, pr := range refs {
 		p := pr.p
@@ -55,7 +73,7 @@ func (a *analysis) ptr() {
 		who := fmt.Sprintf("%s %s %s for reverse DNS", mxLabel(pr), verb(p), stageWord(p.Stage))
 		if is, ok := issues[target]; ok {
 			ev["ptr_problem"] = is
-			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, and the rDNS check agrees: %s has %s", who, target, is), ev)
+			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s, and the rDNS check agrees: %s", who, sentences[target]), ev)
 			continue
 		}
 		checkedOK := false
@@ -68,18 +86,22 @@ func (a *analysis) ptr() {
 			a.add(KindPTRRejection, SevProblem, fmt.Sprintf("%s; the rDNS of %s was not checked or could not be", who, target), ev)
 		}
 	}
-	ips := make([]string, 0, len(issues))
-	for ip := range issues {
-		ips = append(ips, ip)
-	}
-	sort.Strings(ips)
-	for _, ip := range ips {
-		if len(refs) == 0 {
+	kinds, groups := a.ptrGroups()
+	for _, k := range kinds {
+		ips := groups[k]
+		prio := prioRisk
+		if len(refs) > 0 {
+			prio = prioCause
+		} else if len(ips) == 1 {
 			a.add(KindPTRRejection, SevWarning,
-				fmt.Sprintf("%s: %s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", ip, issues[ip]),
-				map[string]string{"checked_ip": ip, "ptr_problem": issues[ip]})
+				fmt.Sprintf("%s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", sentences[ips[0]]),
+				map[string]string{"checked_ip": ips[0], "ptr_problem": issues[ips[0]]})
+		} else {
+			a.add(KindPTRRejection, SevWarning,
+				fmt.Sprintf("%s; no MX rejected for it in this run, but Gmail (5.7.25) and many others do", ptrGroupSentence(k, ips)),
+				map[string]string{"checked_ip": report.AddrRanges(ips), "ptr_problem": k})
 		}
-		a.step(fmt.Sprintf("set a PTR for %s at your ISP/hosting provider: e.g. %s, and make that name resolve to %s", ip, a.exampleName(ip), ip))
+		a.stepAt(prio, a.ptrStep(k, ips))
 	}
 }
 

@@ -174,7 +174,7 @@ func TestCorrelate(t *testing.T) {
 				SMTP:  smtpSection("example.com", mx("mx1.example.com", accepted("192.0.2.10")), mx("mx2.example.com", accepted("192.0.2.11"))),
 			},
 			want:    []want{{KindListedButAccepted, SevWarning, []string{"listed in zen.spamhaus.org, yet every MX of example.com accepted at RCPT: these MX do not use zen.spamhaus.org, other receivers may"}, map[string]string{"zone": "zen.spamhaus.org", "domain": "example.com", "mx": "mx1.example.com,mx2.example.com"}}},
-			steps:   []string{"PBL listing is policy, not spam"},
+			steps:   []string{"by policy, not for spam"},
 			summary: []string{"Listed: 203.0.113.7 is listed on 1 of 2 block lists (Spamhaus ZEN (policy))"},
 		},
 		{
@@ -222,7 +222,7 @@ func TestCorrelate(t *testing.T) {
 				RDNS: []report.RDNS{{IP: ip, PTR: []string{"other.example.com"}, ForwardConfirmed: false,
 					HELO: &report.HELOCheck{Name: "mail.example.net", FQDN: true, Resolves: []string{"192.0.2.99"}}}},
 			},
-			want:  []want{{KindPTRRejection, SevWarning, []string{"203.0.113.7: PTR other.example.com is not forward-confirmed; no MX rejected for it"}, map[string]string{"checked_ip": ip}}},
+			want:  []want{{KindPTRRejection, SevWarning, []string{"the PTR of 203.0.113.7 (other.example.com) is not forward-confirmed; no MX rejected for it"}, map[string]string{"checked_ip": ip}}},
 			steps: []string{"use a HELO name that resolves to 203.0.113.7", "e.g. mail.example.net"},
 		},
 		{

@@ -4,28 +4,32 @@ package check
 
 import (
 	"fmt"
+
+	"github.com/blprobe/blprobe/report"
 )
 
-// listingSteps adds a delisting step per listed block zone.
+// listingSteps adds one delisting step per listed block zone and codes,
+// naming its addresses as ranges; a listing an MX cited comes first.
 func (a *analysis) listingSteps() {
-	seen := map[string]bool{}
-	for _, l := range a.blockListings() {
-		k := l.Zone + "|" + l.IP
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
+	keys, ips, first := a.listingGroups()
+	for _, k := range keys {
+		l := first[k]
+		who := report.AddrRanges(ips[k])
 		name := a.zoneName(l.Zone)
 		url := a.delistURL(l.Zone)
 		var s string
 		if a.policyOnly(l) {
-			s = fmt.Sprintf("%s is on %s (%s) by policy, not for spam: PBL listing is policy, not spam; ask your ISP to set the IP up as an MTA (or remove it yourself if it really is a mail server), or send through your provider's smarthost", l.IP, name, codesText(l))
+			s = fmt.Sprintf("%s %s on %s (%s) by policy, not for spam: ask your ISP to set the address up as an MTA (or remove it yourself if it really is a mail server), or send through your provider's smarthost", who, isAre(len(ips[k])), name, codesText(l))
 		} else {
-			s = fmt.Sprintf("find and fix the cause of the %s listing of %s (%s), then request delisting", name, l.IP, codesText(l))
+			s = fmt.Sprintf("find and fix the cause of the %s listing of %s (%s), then request delisting", name, who, codesText(l))
 		}
 		if url != "" {
 			s += ": " + url
 		}
-		a.step(s)
+		prio := prioListing
+		if a.cited(l.Zone) {
+			prio = prioCause
+		}
+		a.stepAt(prio, s)
 	}
 }

@@ -38,7 +38,7 @@ func RunDNSBL(ctx context.Context, o Options) (*report.Report, error) {
 	dr := x.o.DNSBL.RunSet(ctx, plan, x.o.OnResult)
 	x.r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: notClean(dr.Set), All: dr.Set, Only: x.o.Only, Coverage: report.NewCoverage(plan.Families())}
 	NoteDirect(x.r)
-	return x.finish(ctx, nil), nil
+	return x.finish(ctx, func() { Correlate(x.r, x.o.Catalog, nil) }), nil
 }
 
 // ZoneHealth checks o.Zones' RFC 5782 test entries only (Resolver and DNSBL
@@ -50,7 +50,7 @@ func ZoneHealth(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	x.r.DNSBL = &report.DNSBL{Zones: x.o.DNSBL.CheckHealth(ctx, x.o.Zones), Results: []dnsbl.Result{}}
 	NoteDirect(x.r)
-	return x.finish(ctx, nil), nil
+	return x.finish(ctx, func() { Correlate(x.r, x.o.Catalog, nil) }), nil
 }
 
 // RunSMTP probes every MX of o.Domains from o.SMTP.SourceIP (or the
@@ -63,8 +63,13 @@ func RunSMTP(ctx context.Context, o Options) (*report.Report, error) {
 	if x.o.SMTP.Resolver == nil {
 		return nil, errors.New("check: no resolver given")
 	}
-	x.r.SMTP = smtpcheck.Run(ctx, x.o.Domains, x.o.SMTP)
-	return x.finish(ctx, nil), nil
+	if x.o.ProbeSMTP != nil {
+		x.r.SMTP = x.o.ProbeSMTP(ctx, x.o.Domains, x.o.SMTP)
+	} else {
+		x.r.SMTP = smtpcheck.Run(ctx, x.o.Domains, x.o.SMTP)
+	}
+	x.r.SMTP.Notes = append(x.r.SMTP.Notes, x.o.SMTPNotes...)
+	return x.finish(ctx, func() { Correlate(x.r, nil, nil) }), nil
 }
 
 // RunEgress detects this host's egress addresses with o.Egress; the answer

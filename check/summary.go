@@ -46,7 +46,9 @@ func (a *analysis) summary() string {
 			}
 		}
 		s := ""
-		if len(listedNames) > 0 {
+		if len(a.checked) > 1 {
+			s = a.rangeDNSBLFacts()
+		} else if len(listedNames) > 0 {
 			s = fmt.Sprintf("%s is listed on %d of %d block lists (%s)", who, len(listedNames), len(blockZones), strings.Join(listedNames, ", "))
 		} else if len(checkedZones) > 0 {
 			s = fmt.Sprintf("%s is not listed on any of the %d block lists checked", who, len(checkedZones))
@@ -69,16 +71,7 @@ func (a *analysis) summary() string {
 		}
 	}
 	// rDNS.
-	for _, d := range r.RDNS {
-		switch is := ptrIssue(d); {
-		case is != "":
-			parts = append(parts, fmt.Sprintf("%s has %s", d.IP, strings.TrimPrefix(is, "PTR ")))
-		case d.Error != "":
-			parts = append(parts, fmt.Sprintf("the reverse DNS of %s could not be checked", d.IP))
-		case len(d.PTR) > 0:
-			parts = append(parts, fmt.Sprintf("its reverse DNS (%s) is forward-confirmed", d.PTR[0]))
-		}
-	}
+	parts = append(parts, a.rdnsFacts()...)
 	for _, c := range a.out {
 		if c.Kind == KindEchoedIPMismatch {
 			parts = append(parts, "an MX saw "+c.Evidence["echoed_ip"]+", so mail leaves through another address than the one checked")
@@ -143,16 +136,20 @@ func (a *analysis) smtpSummary() string {
 			acc++
 		}
 	}
+	obj := "it" // the checked address
+	if len(a.checked) == 0 {
+		obj = "the probe" // the smtp command checks no address
+	}
 	var s []string
 	if ref > 0 {
-		x := fmt.Sprintf("%d of %d MX rejected it", ref, len(order))
+		x := fmt.Sprintf("%d of %d MX rejected %s", ref, len(order), obj)
 		if len(citedOrder) > 0 {
 			x += " citing " + joinAnd(citedOrder)
 		}
 		s = append(s, x)
 	}
 	if untied > 0 {
-		s = append(s, fmt.Sprintf("%d of %d MX refused it for a reason that could not be tied to the sending IP or sender", untied, len(order)))
+		s = append(s, fmt.Sprintf("%d of %d MX refused %s for a reason that could not be tied to the sending IP or sender", untied, len(order), obj))
 	}
 	if acc > 0 {
 		s = append(s, fmt.Sprintf("%d of %d MX accepted at RCPT", acc, len(order)))

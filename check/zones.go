@@ -8,6 +8,7 @@ import (
 
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/report"
 )
 
 // zoneHealth reports zones that failed their RFC 5782 §5 test entries,
@@ -32,6 +33,10 @@ func (a *analysis) zoneHealth() {
 				break
 			}
 		}
+	}
+	if _, ok := report.ResolverRefusal(a.r); ok {
+		a.stepAt(prioCause, "use your own recursive resolver (e.g. unbound on this host, --resolver 127.0.0.1): the resolver in use refuses DNSBL queries, so no list could be checked")
+		return
 	}
 	for _, h := range a.r.DNSBL.Zones {
 		if h.Health != dnsbl.HealthUnhealthy {
@@ -59,10 +64,10 @@ func (a *analysis) zoneHealth() {
 		if public != "" {
 			ev["resolver"] = public
 			a.add(KindZoneUnhealthy, SevProblem, msg+"; a public resolver is in use ("+public+"), which many DNSBLs refuse or answer falsely: its results were not used", ev)
-			a.step("use a local recursive resolver (e.g. unbound) instead of a public one: Spamhaus and other DNSBLs block or mislead public resolvers")
+			a.stepAt(prioHealth, "use a local recursive resolver (e.g. unbound) instead of a public one: Spamhaus and other DNSBLs block or mislead public resolvers")
 		} else {
 			a.add(KindZoneUnhealthy, SevWarning, msg+": the zone may be dead, wildcarded or blocking your resolver, so its results were not used", ev)
-			a.step(fmt.Sprintf("stop using %s or check your resolver: it failed its RFC 5782 test entries", h.Zone))
+			a.stepAt(prioHealth, fmt.Sprintf("stop using %s or check your resolver: it failed its RFC 5782 test entries", h.Zone))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package dnsbl
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // maxCodes bounds the distinct A records kept from one answer (a hostile
-// server can send thousands over TCP).
+// server can send thousands over TCP); the lowest are kept.
 const maxCodes = 32
 
 var loopback8 = netip.MustParsePrefix("127.0.0.0/8")
@@ -85,7 +86,8 @@ type outcome struct {
 //     check, whose positive test entry must answer an A record.
 //   - any A outside 127.0.0.0/8 → error/bad_answer (tampering, parked domain).
 //   - any A in the zone's error codes → error/zone_error_code (never a listing).
-//   - otherwise listed (allowed on an allow list), with every code.
+//   - otherwise listed (allowed on an allow list), with every code, in
+//     numeric order (see sortedCodes).
 //   - SERVFAIL, REFUSED → their error kinds; other rcodes → dns_error.
 func (z *zoneRT) decode(resp *dns.Msg) outcome {
 	var addrs []netip.Addr
@@ -99,20 +101,24 @@ func (z *zoneRT) decode(resp *dns.Msg) outcome {
 			if !ok {
 				continue
 			}
-			ip = ip.Unmap()
-			dup := false
-			for _, x := range addrs {
-				if x == ip {
-					dup = true
-					break
-				}
-			}
-			if !dup && len(addrs) < maxCodes {
-				addrs = append(addrs, ip)
-			}
+			addrs = append(addrs, ip.Unmap())
 		}
 	}
 	return z.decodeAddrs(resp.Rcode, addrs)
+}
+
+// sortedCodes returns the distinct addresses of addrs in numeric order, at
+// most maxCodes of them (the lowest). Resolvers rotate the records of an
+// RRset (RFC 2181 §5: an RRset has no order; BIND rrset-order cyclic), so
+// answer order would make the same listing print differently on every run.
+func sortedCodes(addrs []netip.Addr) []netip.Addr {
+	out := slices.Clone(addrs)
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	out = slices.Compact(out)
+	if len(out) > maxCodes {
+		out = out[:maxCodes]
+	}
+	return out
 }
 
 // decodeAddrs interprets an rcode and the distinct A records of an answer
@@ -134,6 +140,7 @@ func (z *zoneRT) decodeAddrs(rcode int, addrs []netip.Addr) outcome {
 		o.status, o.kind, o.err = StatusError, ErrDNS, "unexpected DNS response code "+o.rcode
 		return o
 	}
+	addrs = sortedCodes(addrs)
 	if len(addrs) == 0 {
 		o.status = StatusClean
 		return o

@@ -3,6 +3,7 @@ package dnsbl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -184,5 +185,48 @@ func TestTXTText(t *testing.T) {
 		if got := txtText(tc.in); got != tc.want {
 			t.Errorf("txtText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestDecodeCodeOrder: resolvers rotate an RRset's records, so the codes (and
+// their meanings, in step) are kept in numeric address order whatever the
+// answer order.
+func TestDecodeCodeOrder(t *testing.T) {
+	c := mustChecker(t, Options{Resolver: nopExchanger{}})
+	zr, err := c.compileZone(Builtin()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sbl, xbl, pbl = "SBL: Spamhaus Block List (direct spam source or spam operation)", "XBL: exploited host (botnet, proxy, malware)", "PBL (ISP-maintained): policy, not an MTA IP; not spam evidence"
+	tests := []struct {
+		name     string
+		answer   []string
+		codes    string
+		meanings string
+	}{
+		{"in order", []string{"127.0.0.2", "127.0.0.4"}, "127.0.0.2,127.0.0.4", sbl + "|" + xbl},
+		{"rotated", []string{"127.0.0.4", "127.0.0.2"}, "127.0.0.2,127.0.0.4", sbl + "|" + xbl},
+		{"numeric, not text order", []string{"127.0.0.10", "127.0.0.4", "127.0.0.2"}, "127.0.0.2,127.0.0.4,127.0.0.10", sbl + "|" + xbl + "|" + pbl},
+		{"duplicates", []string{"127.0.0.10", "127.0.0.2", "127.0.0.10"}, "127.0.0.2,127.0.0.10", sbl + "|" + pbl},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := zr.decode(answer(dns.RcodeSuccess, tt.answer...))
+			if got := strings.Join(o.codes, ","); got != tt.codes {
+				t.Errorf("codes = %s, want %s", got, tt.codes)
+			}
+			if got := strings.Join(o.meanings, "|"); got != tt.meanings {
+				t.Errorf("meanings = %s, want %s", got, tt.meanings)
+			}
+		})
+	}
+	// Beyond maxCodes the lowest codes are kept, whatever the answer order.
+	var many []string
+	for i := 60; i > 0; i-- {
+		many = append(many, fmt.Sprintf("127.0.1.%d", i))
+	}
+	o := zr.decode(answer(dns.RcodeSuccess, many...))
+	if len(o.codes) != maxCodes || o.codes[0] != "127.0.1.1" || o.codes[maxCodes-1] != fmt.Sprintf("127.0.1.%d", maxCodes) {
+		t.Errorf("codes = %v", o.codes)
 	}
 }

@@ -54,9 +54,32 @@ func (p *Plan) Addrs() []netip.Addr {
 	return out
 }
 
-// Families is the number of distinct IPv4 addresses and of IPv6 units to
-// check, whether or not any zone of the plan applies to them.
-func (p *Plan) Families() (ipv4, ipv6 int) { return p.n4, p.n6 }
+// FamilyPlan is what a plan checks for one IP family.
+type FamilyPlan struct {
+	// Units is the number of distinct addresses (IPv6: /64 units) of the
+	// family to check, whether or not any zone of the plan applies to them.
+	Units int
+	// NotApplicable names the address zones of the selection that publish
+	// no data for the family (an ip4 zone for IPv6, an ip6 zone for IPv4),
+	// in selection order. A run does not query or health-check them when no
+	// address of their own family is checked, so only the plan knows them.
+	NotApplicable []string
+}
+
+// Families is what the plan checks per family: the IPv4 addresses and the
+// IPv6 units, and the selected zones that do not apply to each.
+func (p *Plan) Families() (ipv4, ipv6 FamilyPlan) {
+	ipv4, ipv6 = FamilyPlan{Units: p.n4, NotApplicable: []string{}}, FamilyPlan{Units: p.n6, NotApplicable: []string{}}
+	for _, z := range p.zones {
+		switch z.z.Kind {
+		case KindIP4:
+			ipv6.NotApplicable = append(ipv6.NotApplicable, z.z.Zone)
+		case KindIP6:
+			ipv4.NotApplicable = append(ipv4.NotApplicable, z.z.Zone)
+		}
+	}
+	return ipv4, ipv6
+}
 
 // Domains is the number of distinct hostnames checked against domain zones.
 func (p *Plan) Domains() int { return p.nd }

@@ -126,3 +126,35 @@ func TestPlanAddrs(t *testing.T) {
 		t.Errorf("Addrs = %s, want %s", strings.Join(got, " "), want)
 	}
 }
+
+// TestPlanFamilies: per family, the units to check and the selected address
+// zones that publish no data for it, whether or not any address of the
+// family is checked (an IPv6-only run still names its IPv4-only zones).
+func TestPlanFamilies(t *testing.T) {
+	c := mustChecker(t, Options{Resolver: nopExchanger{}})
+	sel := []Zone{{Zone: "a4.example", Kind: KindIP4, Type: TypeBlock}, {Zone: "b46.example", Kind: KindIP46, Type: TypeBlock},
+		{Zone: "c6.example", Kind: KindIP6, Type: TypeBlock}, {Zone: "d4.example", Kind: KindIP4, Type: TypeAllow},
+		{Zone: "dom.example", Kind: KindDomain, Type: TypeBlock}}
+	tests := []struct {
+		name             string
+		targets          []string
+		n4, n6           int
+		notApp4, notApp6 string
+	}{
+		{"IPv6 only", []string{"::1"}, 0, 1, "c6.example", "a4.example,d4.example"},
+		{"IPv4 only", []string{"192.0.2.1", "192.0.2.0/31"}, 2, 0, "c6.example", "a4.example,d4.example"},
+		{"mixed, /63 is two units", []string{"192.0.2.1", "2001:db8::/63"}, 1, 2, "c6.example", "a4.example,d4.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := c.Plan(context.Background(), mustTargets(t, tt.targets...), sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v4, v6 := p.Families()
+			if v4.Units != tt.n4 || v6.Units != tt.n6 || strings.Join(v4.NotApplicable, ",") != tt.notApp4 || strings.Join(v6.NotApplicable, ",") != tt.notApp6 {
+				t.Errorf("families %+v %+v, want %d [%s] %d [%s]", v4, v6, tt.n4, tt.notApp4, tt.n6, tt.notApp6)
+			}
+		})
+	}
+}

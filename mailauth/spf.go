@@ -70,6 +70,10 @@ type SPF struct {
 	nxdomain bool // the domain itself does not exist (NXDOMAIN)
 }
 
+// DomainMissing reports whether the domain itself does not exist (NXDOMAIN),
+// as opposed to existing without an SPF record.
+func (s SPF) DomainMissing() bool { return s.nxdomain }
+
 // Authorised reports whether the result authorises the address.
 func (s SPF) Authorised() bool { return s.Result == Pass }
 

@@ -512,6 +512,24 @@ func (b *builder) spf(s Side, i int, isNew bool) *Cell {
 		return &Cell{Status: Pass, Detail: detail}
 	case mailauth.TempError:
 		return &Cell{Status: NotChecked, Detail: detail + ": " + sp.Reason, Fix: "re-run when the domain's DNS answers"}
+	case mailauth.None:
+		// A domain that exists and publishes no SPF record gives "none" for
+		// every address (RFC 7208 §2.6.1): the move does not change SPF's
+		// outcome, so it is a warning with the record to publish, not a
+		// blocker. A domain that does not exist stays a failure: receivers
+		// refuse its mail before and after (see mailauth.CheckSPF).
+		if !sp.DomainMissing() && b.oldSPF(i) == mailauth.None {
+			c := &Cell{Status: Warn, Detail: detail + "; " + sp.Domain + " publishes no SPF record: the outcome is none before and after the move",
+				Fix: fmt.Sprintf("publish an SPF record at %s authorising %s (and %s during the move)", sp.Domain, b.newTarget(), b.in.Old.Addr)}
+			if isNew && i < len(b.in.Suggestions) && b.in.Suggestions[i] != nil {
+				sg := b.in.Suggestions[i]
+				c.Fix += fmt.Sprintf(": %q", sg.Record)
+				if len(sg.Warnings) > 0 {
+					c.Fix += " (" + strings.Join(sg.Warnings, "; ") + ")"
+				}
+			}
+			return c
+		}
 	}
 	c := &Cell{Status: Fail, Detail: detail}
 	if len(sp.Problems) > 0 {
@@ -529,6 +547,25 @@ func (b *builder) spf(s Side, i int, isNew bool) *Cell {
 		c.Fix = "the old address is not authorised either: mail from it fails SPF today"
 	}
 	return c
+}
+
+// oldSPF is the old address's SPF result for domain i ("" when not checked).
+func (b *builder) oldSPF(i int) mailauth.Result {
+	if i >= len(b.in.Old.SPF) {
+		return ""
+	}
+	return b.in.Old.SPF[i].Result
+}
+
+// newTarget names the new address or range.
+func (b *builder) newTarget() string {
+	if b.in.NewTarget != "" {
+		return b.in.NewTarget
+	}
+	if len(b.in.New) > 0 {
+		return b.in.New[0].Addr.String()
+	}
+	return "the new address"
 }
 
 func (b *builder) dmarc(s Side, i int) *Cell {

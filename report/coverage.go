@@ -26,18 +26,24 @@ type Coverage struct {
 	IPv6 FamilyCoverage `json:"ipv6"`
 }
 
-// NewCoverage starts a coverage with the number of addresses (IPv6: /64
-// units) of each family a run planned to check, so that an address no zone
-// applied to, which has no result, still counts. [Report.Finalize] fills in
-// the zones.
-func NewCoverage(ipv4, ipv6 int) *Coverage {
-	return &Coverage{IPv4: FamilyCoverage{Addresses: ipv4}, IPv6: FamilyCoverage{Addresses: ipv6}}
+// NewCoverage starts a coverage from what a run planned to check per family
+// (dnsbl.Plan.Families): the number of addresses (IPv6: /64 units), so that
+// an address no zone applied to, which has no result, still counts, and the
+// selected zones that do not apply to the family, which a run leaves out of
+// its zones when it checks no address of theirs (an IPv6-only run against
+// IPv4-only zones). [Report.Finalize] fills in the zones that applied.
+func NewCoverage(ipv4, ipv6 dnsbl.FamilyPlan) *Coverage {
+	fam := func(f dnsbl.FamilyPlan) FamilyCoverage {
+		return FamilyCoverage{Addresses: f.Units, NotApplicable: append([]string{}, f.NotApplicable...)}
+	}
+	return &Coverage{IPv4: fam(ipv4), IPv6: fam(ipv6)}
 }
 
 // coverage computes the per-family coverage of d: the addresses of each
 // family (at least those of prior, the planned counts), the zones of the run
 // whose kind covers the family (ip4, ip6, ip4+ip6) and those that do not,
-// plus any zone a not_applicable result names.
+// plus any zone a not_applicable result or prior (the plan's selection)
+// names.
 func coverage(d *DNSBL, prior *Coverage) *Coverage {
 	type fam struct {
 		addrs, applied, na map[string]bool
@@ -52,6 +58,14 @@ func coverage(d *DNSBL, prior *Coverage) *Coverage {
 			v6.applied[z.Zone], v4.na[z.Zone] = true, true
 		case dnsbl.KindIP46:
 			v4.applied[z.Zone], v6.applied[z.Zone] = true, true
+		}
+	}
+	if prior != nil {
+		for _, z := range prior.IPv4.NotApplicable {
+			v4.na[z] = true
+		}
+		for _, z := range prior.IPv6.NotApplicable {
+			v6.na[z] = true
 		}
 	}
 	for _, res := range d.Results {

@@ -43,4 +43,11 @@
 // (SMTP replies, transcripts, TXT reasons, PTR names, egress answers, error
 // strings) passes through textsafe.Clean in text and Markdown, and secrets
 // given to [New] are redacted from every output.
+//
+// The text report fits [TextOptions.Width] terminal columns, measured with
+// go-runewidth: prose wraps at word boundaries, tables cut their reply
+// column with "…" or, when even that does not fit, show one record a row
+// (the full text stays in -v transcripts and in JSON), and the verdict is
+// repeated as the last line. Sets of addresses are named as ranges
+// ([AddrRanges]) so that a CIDR's report stays as short as a single IP's.
 package report

@@ -7,7 +7,17 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/blprobe/blprobe/dnsbl"
 )
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
 
 // WriteMarkdown writes the report as a ticket-ready Markdown document: the
 // verdict and summary first, next steps, then tables (egress, DNSBL, zone
@@ -120,8 +130,14 @@ func (m *mdWriter) table(header []string, rows [][]string) {
 func (m *mdWriter) render() {
 	r := m.r
 	verdict := orDefault(string(r.Verdict), "not decided")
-	m.printf("# blprobe report: %s\n\n", m.text(strings.ToUpper(verdict)))
-	m.printf("**Verdict:** %s (exit code %d)", m.inline(verdict), r.ExitCode)
+	if egressOnly(r) && r.Verdict == VerdictClean {
+		// Finding the egress address is not a verdict on it.
+		m.printf("# blprobe report: %s\n\n", m.text(egressHeadline(r.Egress)))
+		m.printf("**Egress found** (exit code %d)", r.ExitCode)
+	} else {
+		m.printf("# blprobe report: %s\n\n", m.text(strings.ToUpper(verdict)))
+		m.printf("**Verdict:** %s (exit code %d)", m.inline(verdict), r.ExitCode)
+	}
 	if r.Interrupted {
 		m.printf(" **interrupted**: unfinished checks are `not_done`")
 	}
@@ -159,13 +175,19 @@ func (m *mdWriter) render() {
 	if r.SMTP != nil {
 		m.smtp()
 	}
-	if len(r.Correlations) > 0 {
+	if hasShownCorrelations(r) {
 		m.printf("## Correlations\n\n")
-		rows := make([][]string, 0, len(r.Correlations))
 		for _, c := range r.Correlations {
-			rows = append(rows, []string{m.code(c.Severity), m.code(c.Kind), m.cell(c.Message), m.cell(evidenceMap(c.Evidence))})
+			if c.Kind == "zone_unhealthy" {
+				continue // said once, under Problems and Zone health
+			}
+			m.printf("- **%s** (%s): %s\n", m.text(c.Severity), m.code(c.Kind), m.text(c.Message))
+			for _, e := range evidenceItems(c.Evidence) {
+				label, value, _ := strings.Cut(e, ": ")
+				m.printf("  - %s: %s\n", m.text(capitalize(label)), m.inline(value))
+			}
 		}
-		m.table([]string{"Severity", "Kind", "Message", "Evidence"}, rows)
+		m.printf("\n")
 	}
 	if len(r.Warnings) > 0 {
 		m.printf("## Warnings\n\n")
@@ -213,12 +235,19 @@ func (m *mdWriter) dnsbl() {
 		}
 		m.table([]string{"Address", "Zone", "Codes", "Meaning"}, rows)
 	}
-	if len(v.errGroups) > 0 {
-		m.printf("### Could not check\n\n")
-		rows := make([][]string, 0, len(v.errGroups))
-		for _, g := range v.errGroups {
-			rows = append(rows, []string{m.code(g.zone), m.code(g.kind), strconv.Itoa(g.n), m.cell(g.ipList()), m.cell(g.example)})
+	refusal, refused := ResolverRefusal(m.r)
+	if refused {
+		m.printf("### Could not check\n\n%s.\n\n", m.para(capitalize(refusal)))
+	}
+	var rows [][]string
+	for _, g := range v.errGroups {
+		if g.kind == string(dnsbl.ErrZoneUnhealthy) || refused {
+			continue // said once, under zone health or in the diagnosis
 		}
+		rows = append(rows, []string{m.code(g.zone), m.code(g.kind), strconv.Itoa(g.n), m.cell(g.ipList()), m.cell(g.example)})
+	}
+	if len(rows) > 0 {
+		m.printf("### Could not check\n\n")
 		m.table([]string{"Zone", "Kind", "Lookups", "Addresses", "Error"}, rows)
 	}
 	if l := v.omittedLine(m.r.DNSBL.Only); l != "" {
@@ -251,6 +280,14 @@ func (m *mdWriter) rdns() {
 		m.printf("No address checked.\n\n")
 		return
 	}
+	if len(m.r.RDNS) > maxRDNSLines {
+		rows := [][]string{}
+		for _, g := range rdnsGroups(m.r.RDNS) {
+			rows = append(rows, []string{m.cell(capitalize(g.label)), strconv.Itoa(len(g.ips)), m.cell(AddrRanges(g.ips))})
+		}
+		m.table([]string{"Reverse DNS", "Count", "Addresses"}, rows)
+		return
+	}
 	rows := make([][]string, 0, len(m.r.RDNS))
 	for _, x := range m.r.RDNS {
 		helo := "-"
@@ -258,10 +295,14 @@ func (m *mdWriter) rdns() {
 			helo = m.text(heloLine(x.HELO))
 		}
 		problems := x.Problems
-		if x.Error != "" {
-			problems = append([]string{"error: " + x.Error}, problems...)
+		if _, rest := ptrLookupError(x); rest != "" {
+			problems = append([]string{"error: " + rest}, problems...)
 		}
-		rows = append(rows, []string{m.code(x.IP), m.cell(ptrLine(x)), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
+		ptr := ptrLine(x)
+		if e, _ := ptrLookupError(x); e != "" {
+			ptr = "PTR " + ptr
+		}
+		rows = append(rows, []string{m.code(x.IP), m.cell(ptr), m.cell(genericText(x)), helo, m.cell(strings.Join(problems, "; "))})
 	}
 	m.table([]string{"IP", "PTR", "Generic", "HELO", "Problems"}, rows)
 }
@@ -269,37 +310,31 @@ func (m *mdWriter) rdns() {
 func (m *mdWriter) smtp() {
 	s := m.r.SMTP
 	m.printf("## SMTP\n\n")
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
+	rcpts := rcptHeader(s)
 	m.printf("HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s. %s.\n\n",
 		m.inline(s.HELO), m.inline(s.From), m.inline(rcpts), s.Port, m.inline(s.TLSMode), m.text(smtpCounts(s)))
 	if s.Port25Blocked {
 		m.printf("**Outbound port 25 appears blocked on this network:** every probe timed out at connect.\n\n")
 	}
+	multi := smtpSources(s) > 1
 	for _, d := range s.Domains {
-		m.printf("### %s (%s)\n\n", m.text(d.Domain), m.text(string(d.Status)))
-		if d.Error != "" {
-			m.printf("Error: %s\n\n", m.text(d.Error))
-		}
+		m.printf("### %s\n\n", m.text(d.Domain))
+		m.printf("%s.\n\n", m.para(capitalize(strings.TrimPrefix(domainLine(d), d.Domain+": "))))
 		var rows [][]string
-		for _, mx := range d.MX {
-			host := m.code(mx.Host)
-			if mx.Implicit {
-				host += " (implicit)"
+		for _, row := range smtpRows(d, multi) {
+			c := row.cells
+			cells := []string{m.code(c[0]), c[1], m.code(c[2]), m.code(c[3]), m.cell(c[4]), m.cell(c[5]), m.code(c[6]), m.code(c[7]), m.cell(c[8])}
+			if multi {
+				cells = append([]string{m.cell(row.sourceCell())}, cells...)
 			}
-			pref := strconv.Itoa(int(mx.Preference))
-			if mx.Error != "" {
-				rows = append(rows, []string{host, pref, "-", "error", "-", "-", "-", "-", m.cell(mx.Error)})
-			}
-			for _, p := range mx.Addresses {
-				rows = append(rows, []string{host, pref, m.code(p.IP), m.code(statusClass(p)), m.cell(string(p.Stage)),
-					m.cell(tlsShort(p.TLS)), m.code(p.EchoedClientIP), m.code(p.CitedList), m.cell(replyLine(p.Reply, p.Error))})
-			}
+			rows = append(rows, cells)
+		}
+		header := []string{"MX", "Pref", "IP", "Status", "Stage", "TLS", "Echoed IP", "Cited list", "Reply"}
+		if multi {
+			header = append([]string{"From"}, header...)
 		}
 		if len(rows) > 0 {
-			m.table([]string{"MX", "Pref", "IP", "Status", "Stage", "TLS", "Echoed IP", "Cited list", "Reply"}, rows)
+			m.table(header, rows)
 		}
 	}
 	for _, n := range s.Notes {
@@ -330,8 +365,16 @@ func (m *mdWriter) transcripts() {
 				}
 				fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
 				summary := fmt.Sprintf("%s:%d (%s) %s", probeName(mx.Host, p), p.Port, d.Domain, statusClass(p))
-				m.printf("<details><summary>%s</summary>\n\n%s\n%s%s\n\n</details>\n\n",
-					html.EscapeString(m.safe(summary)), fence, body.String(), fence)
+				why := ""
+				if p.Cause != "" {
+					why = fmt.Sprintf("Cause: %s (class %s)", p.Cause, p.Class)
+					if p.CauseWhy != "" {
+						why += ": " + p.CauseWhy
+					}
+					why = m.text(why) + "\n\n"
+				}
+				m.printf("<details><summary>%s</summary>\n\n%s%s\n%s%s\n\n</details>\n\n",
+					html.EscapeString(m.safe(summary)), why, fence, body.String(), fence)
 			}
 		}
 	}
@@ -348,4 +391,15 @@ func (m *mdWriter) footer() {
 		m.printf(" Resolvers: %s.", m.inline(strings.Join(r.Resolvers, ", ")))
 	}
 	m.printf(" Schema `%s`.\n", SchemaV1)
+}
+
+// hasShownCorrelations reports whether any correlation gets a line of its
+// own (zone health is said under Problems and Zone health).
+func hasShownCorrelations(r *Report) bool {
+	for _, c := range r.Correlations {
+		if c.Kind != "zone_unhealthy" {
+			return true
+		}
+	}
+	return false
 }

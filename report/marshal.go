@@ -154,6 +154,7 @@ func normalizeSMTP(in *smtpcheck.Result) *smtpcheck.Result {
 	s.Notes = strs(s.Notes)
 	s.Domains = make([]smtpcheck.Domain, len(in.Domains))
 	for i, d := range in.Domains {
+		d.Rcpts = domainRcpts(in, d)
 		mxs := make([]smtpcheck.MX, len(d.MX))
 		for j, mx := range d.MX {
 			ps := make([]smtpcheck.Probe, len(mx.Addresses))

@@ -39,7 +39,7 @@ type dnsblView struct {
 	nClean           int                        // clean results shown
 	cleanIPs         int                        // distinct addresses with a clean result shown
 	cleanZones       map[string]map[string]bool // ip → zones where it is clean (first maxCleanIPs addresses)
-	cleanOrder       []string
+	cleanOrder       []string                   // every distinct clean address, in result order
 }
 
 // errGroup is the results of one zone that failed the same way.
@@ -85,8 +85,8 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 				v.cleanIPs++
 				if len(v.cleanOrder) < maxCleanIPs {
 					v.cleanZones[res.IP] = map[string]bool{}
-					v.cleanOrder = append(v.cleanOrder, res.IP)
 				}
+				v.cleanOrder = append(v.cleanOrder, res.IP) // one per address, not per pair: for the ranges line
 			}
 			if m := v.cleanZones[res.IP]; m != nil {
 				m[res.Zone] = true
@@ -107,9 +107,7 @@ func newDNSBLView(d *DNSBL) *dnsblView {
 			}
 			g := &v.errGroups[i]
 			g.n++
-			if len(g.ips) < 3 {
-				g.ips = append(g.ips, res.IP)
-			}
+			g.ips = append(g.ips, res.IP)
 			if g.example == "" {
 				g.example = res.Error
 			}
@@ -158,13 +156,7 @@ func (v *dnsblView) countLine() string {
 		v.counts[dnsbl.StatusError], v.counts[dnsbl.StatusNotDone], v.zoneCounts[dnsbl.HealthHealthy], unhealthy)
 }
 
-func (g errGroup) ipList() string {
-	s := strings.Join(g.ips, ", ")
-	if g.n > len(g.ips) {
-		s += fmt.Sprintf(", … (%d in all)", g.n)
-	}
-	return s
-}
+func (g errGroup) ipList() string { return AddrRanges(g.ips) }
 
 // smtpCounts counts probes per status.
 func smtpCounts(s *smtpcheck.Result) string {
@@ -291,8 +283,71 @@ func heloLine(h *HELOCheck) string {
 	return s
 }
 
+// ptrLookupError splits x.Error into the failure of the PTR lookup itself
+// ("" when it answered, NXDOMAIN and NODATA included: that is "no PTR") and
+// the rest (forward confirmation). The HELO lookup's failure, which
+// internal/rdns appends last after "; ", is in neither: the HELO line shows it.
+func ptrLookupError(x RDNS) (ptr, rest string) {
+	if x.Error == RDNSNotDone {
+		return "", x.Error
+	}
+	e := x.Error
+	if x.HELO != nil && x.HELO.Error != "" && strings.HasSuffix(e, x.HELO.Error) {
+		e = strings.TrimSuffix(strings.TrimSuffix(e, x.HELO.Error), "; ")
+	}
+	if e == "" || len(x.PTR) > 0 {
+		return "", e
+	}
+	// "PTR lookup for IP failed: ERR" → "ERR": the line names the IP already.
+	if after, ok := strings.CutPrefix(e, "PTR lookup for "+x.IP+" failed: "); ok && after != "" {
+		e = after
+	}
+	return e, ""
+}
+
+// domainRcpts is what d's MXs were asked at RCPT: d.Rcpts, or for a result
+// made without it, the rule of smtpcheck.RcptsFor.
+func domainRcpts(s *smtpcheck.Result, d smtpcheck.Domain) []string {
+	if d.Rcpts != nil {
+		return d.Rcpts
+	}
+	return smtpcheck.RcptsFor(d.Domain, s.Rcpts)
+}
+
+// rcptHeader names the recipients of an SMTP run per domain, e.g.
+// "postmaster@DOMAIN; a@example.com for example.com": each asked-for
+// recipient goes only to its own domain, every other domain gets postmaster@.
+func rcptHeader(s *smtpcheck.Result) string {
+	if len(s.Rcpts) == 0 {
+		return "postmaster@DOMAIN"
+	}
+	if len(s.Domains) == 0 {
+		return strings.Join(s.Rcpts, ", ")
+	}
+	var postmaster bool
+	var parts []string
+	for _, d := range s.Domains {
+		rc := domainRcpts(s, d)
+		if len(rc) == 1 && strings.EqualFold(rc[0], "postmaster@"+d.Domain) {
+			postmaster = true
+			continue
+		}
+		parts = append(parts, strings.Join(rc, ", ")+" for "+d.Domain)
+	}
+	if postmaster {
+		parts = append([]string{"postmaster@DOMAIN"}, parts...)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func ptrLine(x RDNS) string {
+	if x.Error == RDNSNotDone {
+		return "not done (interrupted)"
+	}
 	if len(x.PTR) == 0 {
+		if e, _ := ptrLookupError(x); e != "" {
+			return "lookup failed: " + e
+		}
 		return "no PTR"
 	}
 	s := strings.Join(x.PTR, ", ")
@@ -303,6 +358,9 @@ func ptrLine(x RDNS) string {
 }
 
 func genericText(x RDNS) string {
+	if e, _ := ptrLookupError(x); e != "" || x.Error == RDNSNotDone {
+		return "unknown: the PTR lookup failed"
+	}
 	if !x.Generic {
 		return "no"
 	}
@@ -312,12 +370,182 @@ func genericText(x RDNS) string {
 	return "yes: " + x.GenericWhy
 }
 
-func evidenceMap(m map[string]string) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+"="+m[k])
-	}
-	return strings.Join(parts, " ")
+func rtt(ms float64) string { return fmtMs(ms) }
+
+// smtpRow is one line of an SMTP table: probes with the same outcome from
+// several sources share one row that names the sources as ranges.
+type smtpRow struct {
+	sources []string
+	cells   []string // MX, PREF, IP, STATUS, STAGE, TLS, ECHOED IP, CITED LIST, REPLY
 }
 
-func rtt(ms float64) string { return fmtMs(ms) }
+// sameAsSource is the echoed-IP cell of a probe whose MX saw its source.
+const sameAsSource = "= source"
+
+// smtpSources counts the distinct source addresses of a result's probes.
+func smtpSources(s *smtpcheck.Result) int {
+	seen := map[string]bool{}
+	for _, d := range s.Domains {
+		for _, mx := range d.MX {
+			for _, p := range mx.Addresses {
+				seen[p.SourceIP] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// smtpRows are the table rows of one domain; with multi (probes from more
+// than one source) probes whose outcome is the same are grouped.
+func smtpRows(d smtpcheck.Domain, multi bool) []smtpRow {
+	var rows []smtpRow
+	idx := map[string]int{}
+	for _, mx := range d.MX {
+		host := mx.Host
+		if mx.Implicit {
+			host += " (implicit)"
+		}
+		pref := fmt.Sprint(mx.Preference)
+		if mx.Error != "" {
+			rows = append(rows, smtpRow{cells: []string{host, pref, "-", "error", "-", "-", "-", "-", mx.Error}})
+		}
+		for _, p := range mx.Addresses {
+			echoed := p.EchoedClientIP
+			if multi && echoed != "" && echoed == p.SourceIP {
+				echoed = sameAsSource
+			}
+			cells := []string{host, pref, p.IP, statusClass(p), string(p.Stage), tlsShort(p.TLS), echoed, p.CitedList, replyLine(p.Reply, p.Error)}
+			if multi {
+				k := strings.Join(cells, "\x00")
+				if i, ok := idx[k]; ok {
+					rows[i].sources = append(rows[i].sources, p.SourceIP)
+					continue
+				}
+				idx[k] = len(rows)
+			}
+			rows = append(rows, smtpRow{sources: []string{p.SourceIP}, cells: cells})
+		}
+	}
+	return rows
+}
+
+// sourceCell names the sources of a row: "default" for the system's choice.
+func (row smtpRow) sourceCell() string {
+	if len(row.sources) == 1 && row.sources[0] == "" {
+		return "default"
+	}
+	return AddrRanges(row.sources)
+}
+
+// domainLine says how the mail hosts of a domain resolved, e.g.
+// "example.com: 2 MX hosts, 3 addresses".
+func domainLine(d smtpcheck.Domain) string {
+	switch d.Status {
+	case smtpcheck.DomainOK:
+		addrs := probeCount(d)
+		mx := plural(len(d.MX), "MX host")
+		if len(d.MX) == 1 && d.MX[0].Implicit {
+			mx = "no MX, its own address (implicit MX, RFC 5321 §5.1)"
+		}
+		return fmt.Sprintf("%s: %s, %s", d.Domain, mx, AddrCount(addrs))
+	case smtpcheck.DomainNullMX:
+		return d.Domain + ": null MX (RFC 7505), accepts no mail"
+	case smtpcheck.DomainNoMailHost:
+		return d.Domain + ": no MX and no address, accepts no mail"
+	}
+	s := d.Domain + ": mail hosts not resolved"
+	if d.Error != "" {
+		s += ": " + d.Error
+	}
+	return s
+}
+
+// evidenceLabels name the evidence keys of correlations in words.
+var evidenceLabels = map[string]string{
+	"domain": "domain", "mx": "MX", "ip": "MX address", "stage": "stage", "reply": "reply",
+	"cited_list": "cited list", "echoed_ip": "address the MX saw", "checked_ip": "checked address",
+	"zone": "zone", "code": "codes", "meaning": "meaning", "ptr_problem": "PTR problem",
+	"provider_list": "provider list", "resolver": "resolver", "problem": "problem",
+	"test_entries": "test entries", "timeouts": "connect timeouts", "probes": "probes",
+}
+
+// evidenceItems renders correlation evidence as "label: value" items in a
+// stable order.
+func evidenceItems(m map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		label := evidenceLabels[k]
+		if label == "" {
+			label = strings.ReplaceAll(k, "_", " ")
+		}
+		out = append(out, label+": "+m[k])
+	}
+	return out
+}
+
+// egressOnly reports whether the report is an egress detection alone.
+func egressOnly(r *Report) bool {
+	return r.Egress != nil && r.DNSBL == nil && r.SMTP == nil && r.RDNS == nil
+}
+
+// egressHeadline is the first line of a successful egress detection.
+func egressHeadline(e *Egress) string {
+	var parts []string
+	for _, f := range []struct {
+		name string
+		fam  EgressFamily
+	}{{"IPv4", e.IPv4}, {"IPv6", e.IPv6}} {
+		if f.fam.IP != "" {
+			parts = append(parts, f.name+" "+f.fam.IP)
+		} else {
+			parts = append(parts, f.name+" not found")
+		}
+	}
+	return "Egress: " + strings.Join(parts, ", ")
+}
+
+// rdnsGroup is the addresses whose reverse DNS ended the same way.
+type rdnsGroup struct {
+	label string
+	ips   []string
+}
+
+// rdnsGroups groups the reverse-DNS entries of many addresses by outcome:
+// no PTR, fine, not forward-confirmed, not checked, not done; a HELO name
+// that does not fit is part of the outcome.
+func rdnsGroups(rs []RDNS) []rdnsGroup {
+	var order []string
+	groups := map[string]*rdnsGroup{}
+	for _, x := range rs {
+		var label string
+		switch {
+		case x.Error == RDNSNotDone:
+			label = "not done (interrupted)"
+		case len(x.PTR) == 0 && func() bool { e, _ := ptrLookupError(x); return e != "" }():
+			label = "PTR lookup failed"
+		case len(x.PTR) == 0:
+			label = "no PTR"
+		case !x.ForwardConfirmed:
+			label = "PTR not forward-confirmed"
+		case x.Generic:
+			label = "PTR looks generic"
+		default:
+			label = "PTR forward-confirmed"
+		}
+		if x.HELO != nil && (!x.HELO.ResolvesToIP || !x.HELO.FQDN) {
+			label += ", HELO " + x.HELO.Name + " does not fit"
+		}
+		g, ok := groups[label]
+		if !ok {
+			g = &rdnsGroup{label: label}
+			groups[label] = g
+			order = append(order, label)
+		}
+		g.ips = append(g.ips, x.IP)
+	}
+	out := make([]rdnsGroup, 0, len(order))
+	for _, l := range order {
+		out = append(out, *groups[l])
+	}
+	return out
+}

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/blprobe/blprobe/internal/schemadoc"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -23,53 +24,12 @@ const schemaURL = "https://github.com/blprobe/blprobe/report/schema/report.v1.js
 // maxValidationErrors caps how many failures Validate reports.
 const maxValidationErrors = 5
 
-var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaV1))
-	if err != nil {
-		return nil, fmt.Errorf("parsing embedded schema report.v1.json: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		return nil, fmt.Errorf("loading embedded schema report.v1.json: %w", err)
-	}
-	s, err := c.Compile(schemaURL)
-	if err != nil {
-		return nil, fmt.Errorf("compiling embedded schema report.v1.json: %w", err)
-	}
-	return s, nil
-})
-
-// compiledDefs compiles the JSON Lines fragments of the schema.
-var compiledDefs = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaV1))
-	if err != nil {
-		return nil, fmt.Errorf("parsing embedded schema report.v1.json: %w", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(schemaURL, doc); err != nil {
-		return nil, fmt.Errorf("loading embedded schema report.v1.json: %w", err)
-	}
-	out := map[string]*jsonschema.Schema{}
-	for _, d := range []string{"jsonlRun", "dnsblResult", "jsonlSummary"} {
-		s, err := c.Compile(schemaURL + "#/$defs/" + d)
-		if err != nil {
-			return nil, fmt.Errorf("compiling schema fragment %s: %w", d, err)
-		}
-		out[d] = s
-	}
-	return out, nil
-})
+var schema = schemadoc.New("report.v1.json", schemaURL, schemaV1)
 
 // ValidateJSONL checks --format jsonl output: a run line ($defs/jsonlRun),
 // result lines ($defs/dnsblResult) and a summary line last
 // ($defs/jsonlSummary). The error names the first bad line.
 func ValidateJSONL(data []byte) error {
-	defs, err := compiledDefs()
-	if err != nil {
-		return err
-	}
 	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 	if len(lines) < 2 {
 		return fmt.Errorf("JSON lines: want a run line and a summary line, got %d lines", len(lines))
@@ -86,7 +46,11 @@ func ValidateJSONL(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("JSON line %d is not valid JSON: %w", i+1, err)
 		}
-		if err := defs[def].Validate(inst); err != nil {
+		cs, err := schema.Compile("#/$defs/" + def)
+		if err != nil {
+			return err
+		}
+		if err := cs.Validate(inst); err != nil {
 			return fmt.Errorf("JSON line %d does not match $defs/%s: %w", i+1, def, err)
 		}
 	}
@@ -95,7 +59,7 @@ func ValidateJSONL(data []byte) error {
 
 // Schema returns the JSON Schema (draft 2020-12) of blprobe.report/v1
 // documents (a copy of the embedded schema/report.v1.json).
-func Schema() []byte { return bytes.Clone(schemaV1) }
+func Schema() []byte { return schema.Bytes() }
 
 // ValidationError lists where a document breaks the v1 schema.
 type ValidationError struct {
@@ -116,7 +80,7 @@ func (e *ValidationError) Error() string {
 // pointer of the first failures, e.g.
 // `/smtp/domains/0/mx/0/addresses/0/status: value must be one of …`.
 func Validate(data []byte) error {
-	s, err := compiled()
+	s, err := schema.Compile("")
 	if err != nil {
 		return err
 	}

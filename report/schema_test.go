@@ -31,7 +31,7 @@ func TestSchemaIsDraft2020(t *testing.T) {
 	if s.Schema != "https://json-schema.org/draft/2020-12/schema" {
 		t.Errorf("$schema = %q", s.Schema)
 	}
-	if _, err := compiled(); err != nil {
+	if _, err := schema.Compile(""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/smtpcheck"
@@ -16,6 +15,10 @@ import (
 type TextOptions struct {
 	Color   bool // ANSI colour for the verdict and problems (only when writing to a terminal)
 	Verbose bool // list every clean result, zone evidence and the SMTP transcripts
+	// Width is the line width in terminal columns: prose is wrapped at
+	// word boundaries and table cells that do not fit are cut with "…"
+	// (the full text stays in -v transcripts and in JSON). 0: no limit.
+	Width int
 }
 
 const (
@@ -63,29 +66,107 @@ func (t *textWriter) color(code, s string) string {
 func (t *textWriter) printf(format string, args ...any) { fmt.Fprintf(&t.buf, format, args...) }
 
 func (t *textWriter) heading(s string) {
-	t.buf.WriteString("\n" + t.color(ansiBold, s) + "\n")
+	t.buf.WriteString("\n")
+	for _, l := range wrap(s, t.o.Width, "", "  ") {
+		t.buf.WriteString(t.color(ansiBold, l) + "\n")
+	}
 }
 
-// table writes aligned rows; every cell is made safe, empty cells are "-".
-func (t *textWriter) table(indent string, header []string, rows [][]string) {
-	tw := tabwriter.NewWriter(&t.buf, 0, 8, 2, ' ', 0)
-	line := func(cells []string) {
+// table writes aligned rows fitted to the width; every cell is made safe,
+// empty cells are "-". flex is the column that shrinks first (-1: none).
+func (t *textWriter) table(indent string, header []string, rows [][]string, flex int) {
+	clean := func(cells []string) []string {
+		out := make([]string, len(cells))
 		for i, c := range cells {
-			c = t.safe(c)
-			if c == "" {
+			if c = t.safe(c); c == "" {
 				c = "-"
 			}
-			cells[i] = c
+			out[i] = c
 		}
-		fmt.Fprintln(tw, indent+strings.Join(cells, "\t"))
+		return out
 	}
-	if header != nil {
-		line(append([]string(nil), header...))
+	all := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		all = append(all, clean(r))
 	}
-	for _, row := range rows {
-		line(row)
+	// Columns without a value in any row ("-" throughout) say nothing.
+	keep := make([]bool, len(header))
+	for i := range header {
+		keep[i] = i == 0
+		for _, r := range all {
+			keep[i] = keep[i] || i < len(r) && r[i] != "-"
+		}
 	}
-	_ = tw.Flush() // into a bytes.Buffer: cannot fail
+	pick := func(cells []string) []string {
+		var out []string
+		for i, c := range cells {
+			if i < len(keep) && keep[i] {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	newFlex := -1
+	for i := 0; i <= flex && i < len(keep); i++ {
+		if keep[i] {
+			newFlex++
+		}
+	}
+	if flex < 0 || flex >= len(keep) || !keep[flex] {
+		newFlex = -1
+	}
+	for i := range all {
+		all[i] = pick(all[i])
+	}
+	hdr := pick(clean(header))
+	if !fitsAsTable(indent, hdr, all, t.o.Width, newFlex) {
+		t.records(indent, hdr, all, newFlex)
+		return
+	}
+	for _, l := range table(indent, hdr, all, t.o.Width, newFlex) {
+		t.buf.WriteString(l + "\n")
+	}
+}
+
+// records writes rows that do not fit as a table one record each: the
+// first cell, then "header value" pairs wrapped at the width, and the flex
+// cell (a reply, a reason) on a line of its own, cut to the width.
+func (t *textWriter) records(indent string, header []string, rows [][]string, flex int) {
+	for _, r := range rows {
+		var parts []string
+		for i := 1; i < len(r) && i < len(header); i++ {
+			if i != flex && r[i] != "-" {
+				parts = append(parts, strings.ToLower(header[i])+" "+r[i])
+			}
+		}
+		first := r[0]
+		if len(parts) > 0 {
+			first += ": " + strings.Join(parts, ", ")
+		}
+		for _, l := range wrap(first, t.o.Width, indent, indent+"    ") {
+			t.buf.WriteString(l + "\n")
+		}
+		if flex > 0 && flex < len(r) && r[flex] != "-" {
+			t.buf.WriteString(fit(indent+"  "+strings.ToLower(header[flex])+": "+r[flex], t.o.Width) + "\n")
+		}
+	}
+}
+
+// para writes s wrapped to the width: the first line starts with first,
+// the others with rest.
+func (t *textWriter) para(first, rest, s string) {
+	for _, l := range wrap(t.safe(s), t.o.Width, first, rest) {
+		t.buf.WriteString(l + "\n")
+	}
+}
+
+// mark writes a problem-like line: indent, a coloured mark, wrapped text.
+func (t *textWriter) mark(indent, mark, code, s string) {
+	lines := wrap(t.safe(s), t.o.Width, indent+mark+" ", indent+strings.Repeat(" ", len(mark)+1))
+	lines[0] = indent + t.color(code, mark) + lines[0][len(indent)+len(mark):]
+	for _, l := range lines {
+		t.buf.WriteString(l + "\n")
+	}
 }
 
 func verdictColor(v Verdict) string {
@@ -100,8 +181,12 @@ func verdictColor(v Verdict) string {
 	return ""
 }
 
-func (t *textWriter) render() {
+// verdictLine is the one-line verdict, first and last line of the report.
+func (t *textWriter) verdictLine() string {
 	r := t.r
+	if egressOnly(r) && r.Verdict == VerdictClean {
+		return t.safe(egressHeadline(r.Egress)) + fmt.Sprintf(" (exit code %d)", r.ExitCode)
+	}
 	v := strings.ToUpper(t.safe(string(r.Verdict)))
 	if v == "" {
 		v = "NOT DECIDED"
@@ -110,11 +195,18 @@ func (t *textWriter) render() {
 	if r.Interrupted {
 		line += " - interrupted"
 	}
-	t.buf.WriteString(t.color(verdictColor(r.Verdict), line) + "\n")
+	return line
+}
+
+func (t *textWriter) render() {
+	r := t.r
+	vl := t.verdictLine()
+	t.buf.WriteString(t.color(verdictColor(r.Verdict), fit(vl, t.o.Width)) + "\n")
 	if r.Summary != "" {
-		t.buf.WriteString(t.safe(r.Summary) + "\n")
+		t.para("", "", r.Summary)
 	}
-	if ps := r.Problems(); len(ps) > 0 {
+	ps := r.Problems()
+	if len(ps) > 0 {
 		t.heading("Problems")
 		for i, p := range ps {
 			if i == maxProblems {
@@ -125,7 +217,7 @@ func (t *textWriter) render() {
 			if p.Verdict == VerdictInconclusive {
 				mark = "?"
 			}
-			t.printf("  %s %s\n", t.color(verdictColor(p.Verdict), mark), t.safe(p.Message))
+			t.mark("  ", mark, verdictColor(p.Verdict), p.Message)
 		}
 	}
 	if r.Egress != nil {
@@ -140,36 +232,68 @@ func (t *textWriter) render() {
 	if r.SMTP != nil {
 		t.smtp()
 	}
-	if len(r.Correlations) > 0 {
+	if cs := t.correlations(); len(cs) > 0 {
 		t.heading("Correlations")
-		for _, c := range r.Correlations {
-			t.printf("  [%s] %s: %s\n", t.safe(c.Severity), t.safe(c.Kind), t.safe(c.Message))
+		for _, c := range cs {
+			t.para("  ", "      ", fmt.Sprintf("[%s] %s: %s", c.Severity, c.Kind, c.Message))
 			if t.o.Verbose && len(c.Evidence) > 0 {
-				t.printf("      %s\n", t.safe(evidenceMap(c.Evidence)))
+				for _, e := range evidenceItems(c.Evidence) {
+					t.para("      - ", "        ", e)
+				}
 			}
 		}
 	}
 	if len(r.NextSteps) > 0 {
 		t.heading("Next steps")
 		for i, s := range r.NextSteps {
-			t.printf("  %d. %s\n", i+1, t.safe(s))
+			n := fmt.Sprintf("  %d. ", i+1)
+			t.para(n, strings.Repeat(" ", len(n)), s)
 		}
 	}
 	if len(r.Warnings) > 0 {
 		t.heading("Warnings")
 		for _, w := range r.Warnings {
-			t.printf("  - %s\n", t.safe(w))
+			t.para("  - ", "    ", w)
 		}
 	}
 	t.counts()
 	t.heading("Run")
-	t.printf("  %s %s, %s\n", t.safe(orDefault(r.Tool.Name, "blprobe")), t.safe(r.Tool.Version), t.safe(timeRange(r)))
+	t.para("  ", "    ", fmt.Sprintf("%s %s, %s", orDefault(r.Tool.Name, "blprobe"), r.Tool.Version, timeRange(r)))
 	if len(r.Resolvers) > 0 {
-		t.printf("  resolvers: %s\n", t.safe(strings.Join(r.Resolvers, ", ")))
+		t.para("  ", "    ", "resolvers: "+strings.Join(r.Resolvers, ", "))
 	}
 	if t.o.Verbose && len(r.Command) > 0 {
-		t.printf("  command: %s\n", t.safe(strings.Join(r.Command, " ")))
+		t.para("  ", "    ", "command: "+strings.Join(r.Command, " "))
 	}
+	// The verdict again, so it does not scroll away.
+	last := vl
+	if len(ps) > 0 && !(egressOnly(r) && r.Verdict == VerdictClean) {
+		last += ": " + t.safe(ps[0].Message)
+		if len(ps) > 1 {
+			last += fmt.Sprintf(" (+%d more)", len(ps)-1)
+		}
+	}
+	w := t.o.Width
+	if w <= 0 {
+		w = lastLineWidth
+	}
+	t.buf.WriteString("\n" + t.color(verdictColor(r.Verdict), fit(last, w)) + "\n")
+}
+
+// lastLineWidth caps the closing verdict line when there is no width.
+const lastLineWidth = 120
+
+// correlations are those worth a line of their own: a zone's health is
+// said once, under Problems and the zone health list.
+func (t *textWriter) correlations() []Correlation {
+	var out []Correlation
+	for _, c := range t.r.Correlations {
+		if c.Kind == "zone_unhealthy" {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func (t *textWriter) egress() {
@@ -180,14 +304,15 @@ func (t *textWriter) egress() {
 		rows = append(rows, []string{a.Source, a.Family, a.Server, a.Query, rtt(a.RTTms), answerText(a)})
 	}
 	if len(rows) > 0 {
-		t.table("  ", []string{"SOURCE", "FAMILY", "SERVER", "QUERY", "RTT", "ANSWER"}, rows)
+		t.table("  ", []string{"SOURCE", "FAMILY", "SERVER", "QUERY", "RTT", "ANSWER"}, rows, 5)
 	}
-	t.printf("  IPv4: %s\n", t.safe(familyLine(e.IPv4)))
-	t.printf("  IPv6: %s\n", t.safe(familyLine(e.IPv6)))
+	t.para("  ", "        ", "IPv4: "+familyLine(e.IPv4))
+	t.para("  ", "        ", "IPv6: "+familyLine(e.IPv6))
 }
 
 func (t *textWriter) dnsbl() {
 	v := newDNSBLView(t.r.DNSBL)
+	_, refused := ResolverRefusal(t.r)
 	t.heading("DNSBL: " + v.countLine())
 	if len(v.listed) > 0 {
 		t.printf("  Listed:\n")
@@ -195,7 +320,7 @@ func (t *textWriter) dnsbl() {
 		for _, res := range v.listed {
 			rows = append(rows, []string{res.IP, res.Zone, strings.Join(res.Codes, ","), strings.Join(res.Meanings, ", "), v.delist[res.Zone], res.Reason})
 		}
-		t.table("    ", []string{"ADDRESS", "ZONE", "CODES", "MEANING", "DELIST", "REASON"}, rows)
+		t.table("    ", []string{"ADDRESS", "ZONE", "CODES", "MEANING", "DELIST", "REASON"}, rows, 5)
 	}
 	if len(v.allowed) > 0 {
 		t.printf("  Allowed (allow-list hits: good signs, never blocks):\n")
@@ -203,71 +328,81 @@ func (t *textWriter) dnsbl() {
 		for _, res := range v.allowed {
 			rows = append(rows, []string{res.IP, res.Zone, strings.Join(res.Codes, ","), strings.Join(res.Meanings, ", ")})
 		}
-		t.table("    ", []string{"ADDRESS", "ZONE", "CODES", "MEANING"}, rows)
+		t.table("    ", []string{"ADDRESS", "ZONE", "CODES", "MEANING"}, rows, 3)
 	}
-	if len(v.errGroups) > 0 {
+	var groups []errGroup
+	for _, g := range v.errGroups {
+		if g.kind != string(dnsbl.ErrZoneUnhealthy) && !refused { // said once, under zone health
+			groups = append(groups, g)
+		}
+	}
+	if refused {
+		t.para("  Could not check: ", "    ", fmt.Sprintf("%s on every zone: the resolver refused them (see Problems)", plural(len(t.r.DNSBL.Results), "lookup")))
+	}
+	if len(groups) > 0 {
 		t.printf("  Could not check:\n")
-		rows := make([][]string, 0, len(v.errGroups))
-		for _, g := range v.errGroups {
+		rows := make([][]string, 0, len(groups))
+		for _, g := range groups {
 			rows = append(rows, []string{g.zone, g.kind, strconv.Itoa(g.n), g.ipList(), g.example})
 		}
-		t.table("    ", []string{"ZONE", "KIND", "LOOKUPS", "ADDRESSES", "ERROR"}, rows)
-		if t.o.Verbose {
-			rows = rows[:0]
-			t.r.DNSBL.each(func(res *dnsbl.Result) bool {
-				if res.Status != "listed" && res.Status != "clean" && res.Status != "allowed" && t.r.DNSBL.Shown(res.Status) {
-					rows = append(rows, []string{res.IP, res.Zone, res.Query, string(res.Status), string(res.ErrorKind), rtt(res.RTTms), res.Error})
-				}
-				return true
-			})
-			t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "STATUS", "KIND", "RTT", "ERROR"}, rows)
-		}
+		t.table("    ", []string{"ZONE", "KIND", "LOOKUPS", "ADDRESSES", "ERROR"}, rows, 4)
+	}
+	if t.o.Verbose && len(v.errGroups) > 0 {
+		var rows [][]string
+		t.r.DNSBL.each(func(res *dnsbl.Result) bool {
+			if res.Status != "listed" && res.Status != "clean" && res.Status != "allowed" && t.r.DNSBL.Shown(res.Status) {
+				rows = append(rows, []string{res.IP, res.Zone, res.Query, string(res.Status), string(res.ErrorKind), rtt(res.RTTms), res.Error})
+			}
+			return true
+		})
+		t.printf("  Not checked (every lookup):\n")
+		t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "STATUS", "KIND", "RTT", "ERROR"}, rows, 6)
 	}
 	if v.nClean > 0 {
 		if t.o.Verbose {
 			t.printf("  Clean:\n")
 			rows := make([][]string, 0, v.nClean)
 			t.r.DNSBL.each(func(res *dnsbl.Result) bool {
-				if res.Status == dnsbl.StatusClean {
+				if res.Status == dnsbl.StatusClean && t.r.DNSBL.Shown(res.Status) {
 					rows = append(rows, []string{res.IP, res.Zone, res.Query, rtt(res.RTTms)})
 				}
 				return true
 			})
-			t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "RTT"}, rows)
+			t.table("    ", []string{"ADDRESS", "ZONE", "QUERY", "RTT"}, rows, 2)
 		} else {
-			t.printf("  Clean: %s", plural(v.nClean, "lookup"))
+			line := "Clean: " + plural(v.nClean, "lookup")
 			if n := v.cleanIPs; n <= 5 {
 				var parts []string
 				for _, ip := range v.cleanOrder {
-					parts = append(parts, fmt.Sprintf("%s on %s", t.safe(ip), plural(len(v.cleanZones[ip]), "zone")))
+					parts = append(parts, fmt.Sprintf("%s on %s", ip, plural(len(v.cleanZones[ip]), "zone")))
 				}
-				t.printf(" (%s)", strings.Join(parts, ", "))
+				line += " (" + strings.Join(parts, ", ") + ")"
 			} else {
-				t.printf(" for %d addresses", n)
+				line += fmt.Sprintf(" for %s: %s", AddrCount(n), AddrRanges(v.cleanOrder))
 			}
-			t.printf(" (-v lists them)\n")
+			t.para("  ", "    ", line+" (-v lists them)")
 		}
 	}
 	if l := v.omittedLine(t.r.DNSBL.Only); l != "" {
-		t.printf("  %s\n", t.safe(l))
+		t.para("  ", "    ", l)
 	}
-	if len(v.zoneProblems) > 0 {
+	if len(v.zoneProblems) > 0 && !(refused && !t.o.Verbose) {
 		if v.healthReport {
 			t.printf("  Zone health (RFC 5782 §5 test entries):\n")
 		} else {
 			t.printf("  Zone health problems:\n")
 		}
 		for _, z := range v.zoneProblems {
-			t.printf("    %s (%s, %s): %s", t.safe(z.Zone), t.safe(orDash(z.Name)), t.safe(string(z.Type)), t.safe(string(z.Health)))
+			line := fmt.Sprintf("%s (%s, %s): %s", z.Zone, orDash(z.Name), z.Type, z.Health)
 			if z.Problem != "" {
-				t.printf(": %s", t.safe(z.Problem))
+				line += ": " + z.Problem
 			}
 			if strings.HasPrefix(z.Path, dnsbl.PathDirect) {
-				t.printf(" (asked at its own nameservers: %s)", t.safe(z.Path))
+				line += fmt.Sprintf(" (asked at its own nameservers: %s)", z.Path)
 			}
-			t.printf("\n")
+			t.para("    ", "      ", line)
 			for _, e := range z.Evidence {
-				t.printf("      %s\n", t.safe(evidenceLine(e)))
+				t.para("      ", "        ", evidenceLine(e))
 			}
 		}
 	}
@@ -277,68 +412,91 @@ func (t *textWriter) dnsbl() {
 		for _, z := range t.r.DNSBL.Zones {
 			rows = append(rows, []string{z.Zone, z.Name, string(z.Type), string(z.Kind), string(z.Health), z.DelistURL})
 		}
-		t.table("    ", []string{"ZONE", "NAME", "TYPE", "KIND", "HEALTH", "DELIST"}, rows)
+		t.table("    ", []string{"ZONE", "NAME", "TYPE", "KIND", "HEALTH", "DELIST"}, rows, 5)
 	}
 }
+
+// maxRDNSLines caps the per-address reverse-DNS entries; more are grouped.
+const maxRDNSLines = 8
 
 func (t *textWriter) rdns() {
 	t.heading("Reverse DNS")
 	if len(t.r.RDNS) == 0 {
 		t.printf("  (no address checked)\n")
 	}
+	if len(t.r.RDNS) > maxRDNSLines && !t.o.Verbose {
+		t.rdnsGrouped()
+		return
+	}
 	for _, x := range t.r.RDNS {
-		t.printf("  %s: PTR %s\n", t.safe(x.IP), t.safe(ptrLine(x)))
+		if x.Error == RDNSNotDone {
+			t.para("  ", "    ", x.IP+": not done (interrupted)")
+			continue
+		}
+		t.para("  ", "    ", x.IP+": PTR "+ptrLine(x))
 		if t.o.Verbose {
 			for _, name := range sortedKeys(x.Forward) {
-				t.printf("    %s resolves to %s\n", t.safe(name), t.safe(orDash(strings.Join(x.Forward[name], ", "))))
+				t.para("    ", "      ", fmt.Sprintf("%s resolves to %s", name, orDash(strings.Join(x.Forward[name], ", "))))
 			}
 		}
-		t.printf("    generic-looking: %s\n", t.safe(genericText(x)))
+		t.para("    ", "      ", "generic-looking: "+genericText(x))
 		if x.HELO != nil {
-			t.printf("    %s\n", t.safe(heloLine(x.HELO)))
+			t.para("    ", "      ", heloLine(x.HELO))
 		}
-		if x.Error != "" {
-			t.printf("    error: %s\n", t.safe(x.Error))
+		if _, rest := ptrLookupError(x); rest != "" {
+			t.para("    ", "      ", "error: "+rest)
 		}
 		for _, p := range x.Problems {
-			t.printf("    problem: %s\n", t.safe(p))
+			t.para("    ", "      ", "problem: "+p)
 		}
 	}
 }
 
+// rdnsGrouped writes one line per outcome for many addresses.
+func (t *textWriter) rdnsGrouped() {
+	for _, g := range rdnsGroups(t.r.RDNS) {
+		t.para("  ", "    ", fmt.Sprintf("%s: %s", g.label, AddrRanges(g.ips)))
+	}
+	t.printf("  (-v lists every address)\n")
+}
+
 func (t *textWriter) smtp() {
 	s := t.r.SMTP
-	rcpts := "postmaster@DOMAIN"
-	if len(s.Rcpts) > 0 {
-		rcpts = strings.Join(s.Rcpts, ", ")
-	}
-	t.heading(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
-		t.safe(orDash(s.HELO)), t.safe(orDash(s.From)), t.safe(rcpts), s.Port, t.safe(orDash(s.TLSMode))))
+	rcpts := rcptHeader(s)
+	t.heading(t.safe(fmt.Sprintf("SMTP (HELO %s, MAIL FROM %s, RCPT TO %s, port %d, TLS %s)",
+		orDash(s.HELO), orDash(s.From), rcpts, s.Port, orDash(s.TLSMode))))
 	if s.Port25Blocked {
-		t.printf("  ! outbound port 25 appears blocked on this network: every probe timed out at connect\n")
+		t.para("  ! ", "    ", "outbound port 25 appears blocked on this network: every probe timed out at connect")
 	}
+	multi := smtpSources(s) > 1
+	header := []string{"MX", "PREF", "IP", "STATUS", "STAGE", "TLS", "ECHOED IP", "CITED LIST", "REPLY"}
 	for _, d := range s.Domains {
-		t.printf("  %s (%s)", t.safe(d.Domain), t.safe(string(d.Status)))
-		if d.Error != "" {
-			t.printf(": %s", t.safe(d.Error))
-		}
-		t.printf("\n")
-		var rows [][]string
-		for _, mx := range d.MX {
-			host := mx.Host
-			if mx.Implicit {
-				host += " (implicit)"
+		t.para("  ", "    ", domainLine(d))
+		rows := smtpRows(d, multi)
+		if !multi {
+			var cells [][]string
+			for _, row := range rows {
+				cells = append(cells, row.cells)
 			}
-			if mx.Error != "" {
-				rows = append(rows, []string{host, strconv.Itoa(int(mx.Preference)), "-", "error", "-", "-", "-", "-", mx.Error})
+			if len(cells) > 0 {
+				t.table("    ", header, cells, 8)
 			}
-			for _, p := range mx.Addresses {
-				rows = append(rows, []string{host, strconv.Itoa(int(mx.Preference)), p.IP, statusClass(p), string(p.Stage),
-					tlsShort(p.TLS), p.EchoedClientIP, p.CitedList, replyLine(p.Reply, p.Error)})
+		} else {
+			// One table per set of sources: probes from many addresses
+			// with the same outcome share a row under "from …".
+			var order []string
+			bySrc := map[string][][]string{}
+			for _, row := range rows {
+				k := row.sourceCell()
+				if _, ok := bySrc[k]; !ok {
+					order = append(order, k)
+				}
+				bySrc[k] = append(bySrc[k], row.cells)
 			}
-		}
-		if len(rows) > 0 {
-			t.table("    ", []string{"MX", "PREF", "IP", "STATUS", "STAGE", "TLS", "ECHOED IP", "CITED LIST", "REPLY"}, rows)
+			for _, k := range order {
+				t.para("    from ", "      ", k+":")
+				t.table("      ", header, bySrc[k], 8)
+			}
 		}
 		if t.o.Verbose {
 			for _, mx := range d.MX {
@@ -349,30 +507,39 @@ func (t *textWriter) smtp() {
 		}
 	}
 	for _, n := range s.Notes {
-		t.printf("  note: %s\n", t.safe(n))
+		t.para("  note: ", "    ", n)
 	}
 }
 
-// probeDetail writes a probe's TLS, extensions and telnet-style transcript.
+// probeDetail writes a probe's TLS, extensions and telnet-style transcript,
+// in full (wrapped, never cut).
 func (t *textWriter) probeDetail(host string, p smtpcheck.Probe) {
-	t.printf("\n    %s:%d from %s\n", t.safe(probeName(host, p)), p.Port, t.safe(orDash(p.SourceIP)))
+	t.printf("\n")
+	t.para("    ", "      ", fmt.Sprintf("%s:%d from %s", probeName(host, p), p.Port, orDash(p.SourceIP)))
 	if p.TLS != nil {
 		x := p.TLS
-		t.printf("      TLS: %s %s, subject %s, issuer %s, expires %s, verified %s",
-			t.safe(x.Version), t.safe(x.Cipher), t.safe(x.Subject), t.safe(x.Issuer), x.NotAfter.UTC().Format("2006-01-02"), yesNo(x.Verified))
+		line := fmt.Sprintf("TLS: %s %s, subject %s, issuer %s, expires %s, verified %s",
+			x.Version, x.Cipher, x.Subject, x.Issuer, x.NotAfter.UTC().Format("2006-01-02"), yesNo(x.Verified))
 		if x.VerifyError != "" {
-			t.printf(" (%s)", t.safe(x.VerifyError))
+			line += " (" + x.VerifyError + ")"
 		}
-		t.printf("\n")
+		t.para("      ", "        ", line)
 	}
 	if len(p.Extensions) > 0 {
-		t.printf("      extensions: %s\n", t.safe(strings.Join(p.Extensions, " ")))
+		t.para("      ", "        ", "extensions: "+strings.Join(p.Extensions, " "))
+	}
+	if p.Cause != "" {
+		line := fmt.Sprintf("cause: %s (class %s)", p.Cause, p.Class)
+		if p.CauseWhy != "" {
+			line += ": " + p.CauseWhy
+		}
+		t.para("      ", "        ", line)
 	}
 	for _, rc := range p.Rcpts {
-		t.printf("      RCPT %s: %s (%s)\n", t.safe(rc.Rcpt), t.safe(replyLine(&rc.Reply, "")), t.safe(string(rc.Class)))
+		t.para("      ", "        ", fmt.Sprintf("RCPT %s: %s (%s)", rc.Rcpt, replyLine(&rc.Reply, ""), rc.Class))
 	}
 	for _, l := range p.Transcript {
-		t.printf("      %s: %s\n", t.safe(l.Dir), t.safe(l.Line))
+		t.para("      ", "         ", l.Dir+": "+l.Line)
 	}
 }
 
@@ -383,9 +550,9 @@ func (t *textWriter) counts() {
 	}
 	t.heading("Counts")
 	if r.DNSBL != nil {
-		t.printf("  DNSBL: %s\n", newDNSBLView(r.DNSBL).countLine())
+		t.para("  ", "    ", "DNSBL: "+newDNSBLView(r.DNSBL).countLine())
 	}
 	if r.SMTP != nil {
-		t.printf("  SMTP: %s\n", smtpCounts(r.SMTP))
+		t.para("  ", "    ", "SMTP: "+smtpCounts(r.SMTP))
 	}
 }

@@ -136,9 +136,12 @@ func contains(list []string, s string) bool {
 }
 
 // Problems lists every reason for a verdict worse than clean, computed from
-// the sections (not from r.Verdict), worst first. Lookups that could not be
-// checked are grouped per zone and error kind, so the list stays short even
-// for large CIDR runs.
+// the sections (not from r.Verdict), worst first. Each fact is one line, so
+// the list stays short even for large CIDR runs: lookups that could not be
+// checked are grouped per zone and error kind; a zone that could not be
+// used is one line covering its lookups; a resolver that refused every zone
+// is one diagnosis; listings shared by many addresses and failed or
+// unfinished reverse-DNS checks are grouped, naming the addresses as ranges.
 func (r *Report) Problems() []Problem {
 	var rej, lst, inc []Problem
 	if r.SMTP != nil {
@@ -190,11 +193,7 @@ func (r *Report) Problems() []Problem {
 			}
 		}
 	}
-	for _, d := range r.RDNS {
-		if d.Error != "" {
-			inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("the reverse DNS of %s could not be checked: %s", d.IP, d.Error)})
-		}
-	}
+	inc = append(inc, rdnsProblems(r.RDNS)...)
 	// A problem correlation about one probe that ended without acceptance
 	// (evidence "mx" and "ip" name it) explains that probe's reply, which
 	// counts on its own above; the others (the MX saw another client IP than
@@ -213,64 +212,24 @@ func (r *Report) Problems() []Problem {
 			}
 		}
 	}
+	// A zone's own correlation (e.g. unhealthy behind a public resolver)
+	// becomes that zone's single line in the dnsbl part.
+	zoneLine := map[string]string{}
 	for _, c := range r.Correlations {
+		if c.Kind == "zone_unhealthy" && c.Evidence["zone"] != "" {
+			if c.Severity == "problem" {
+				zoneLine[c.Evidence["zone"]] = c.Message
+			}
+			continue
+		}
 		if c.Severity == "problem" && !unaccepted[c.Evidence["mx"]+"|"+c.Evidence["ip"]] {
 			inc = append(inc, Problem{VerdictInconclusive, c.Message})
 		}
 	}
 	if r.DNSBL != nil {
-		types := zoneTypes(r.DNSBL)
-		type key struct {
-			zone string
-			kind dnsbl.ErrorKind
-		}
-		errs := map[key]int{}
-		example := map[key]string{}
-		var order []key
-		for _, res := range r.DNSBL.Results {
-			switch res.Status {
-			case dnsbl.StatusListed:
-				// Only hits on block zones count (allow/info never do); a zone
-				// missing from the health list is treated as a block list.
-				if t, ok := types[res.Zone]; !ok || t == dnsbl.TypeBlock {
-					lst = append(lst, Problem{VerdictListed, listedLine(res)})
-				}
-			case dnsbl.StatusError, dnsbl.StatusNotDone:
-				k := key{res.Zone, res.ErrorKind}
-				if res.Status == dnsbl.StatusNotDone {
-					k.kind = "not_done"
-				} else if res.ErrorKind == dnsbl.ErrNotApplicable {
-					continue // e.g. an IPv6 address against an IPv4-only zone: nothing to check
-				}
-				if errs[k] == 0 {
-					order = append(order, k)
-					example[k] = res.Error
-				}
-				errs[k]++
-			}
-		}
-		for _, k := range order {
-			n := errs[k]
-			var msg string
-			if k.kind == "not_done" {
-				msg = fmt.Sprintf("%s: %s not done (interrupted)", k.zone, plural(n, "lookup"))
-			} else {
-				msg = fmt.Sprintf("%s: %s could not be checked (%s)", k.zone, plural(n, "lookup"), orDash(string(k.kind)))
-				if example[k] != "" {
-					msg += ": " + example[k]
-				}
-			}
-			inc = append(inc, Problem{VerdictInconclusive, msg})
-		}
-		for _, z := range r.DNSBL.Zones {
-			if z.Health != dnsbl.HealthHealthy {
-				msg := fmt.Sprintf("zone %s is %s", z.Zone, z.Health)
-				if z.Problem != "" {
-					msg += ": " + z.Problem
-				}
-				inc = append(inc, Problem{VerdictInconclusive, msg})
-			}
-		}
+		l, in := dnsblProblems(r, zoneLine)
+		lst = append(lst, l...)
+		inc = append(inc, in...)
 	}
 	if e := r.Egress; e != nil && e.IPSource {
 		for _, f := range []struct {
@@ -295,7 +254,22 @@ func (r *Report) Problems() []Problem {
 		inc = append(inc, Problem{VerdictInconclusive, "the run was interrupted: unfinished checks are marked not_done"})
 	}
 	out := append(rej, lst...)
-	return append(out, inc...)
+	return uniqueProblems(append(out, inc...))
+}
+
+// uniqueProblems drops repeats of the same problem (the probes of one MX
+// address from several source addresses of a range fail alike): one fact,
+// one line.
+func uniqueProblems(ps []Problem) []Problem {
+	seen := map[Problem]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func probeCount(d smtpcheck.Domain) int {

@@ -114,7 +114,7 @@ func TestFinalize(t *testing.T) {
 				{IP: "2001:db8::99", Zone: "both.example", Status: dnsbl.StatusClean}}}},
 			verdict: VerdictClean, exit: 0, warn: "1 IPv6 address was checked against 1 of the 2 zones of this run: zen.example publishes no IPv6 data (not_applicable), so fewer lists cover it"},
 		{name: "planned IPv6 address that no zone applied to", r: Report{DNSBL: &DNSBL{Zones: zones(zone("zen.example", dnsbl.TypeBlock, dnsbl.HealthHealthy)),
-			Results: []dnsbl.Result{{IP: "192.0.2.99", Zone: "zen.example", Status: dnsbl.StatusClean}}, Coverage: NewCoverage(1, 1)}},
+			Results: []dnsbl.Result{{IP: "192.0.2.99", Zone: "zen.example", Status: dnsbl.StatusClean}}, Coverage: NewCoverage(dnsbl.FamilyPlan{Units: 1}, dnsbl.FamilyPlan{Units: 1})}},
 			verdict: VerdictClean, exit: 0, warn: "1 IPv6 address was checked against 0 of the 1 zones of this run: zen.example publishes no IPv6 data"},
 		{name: "greylisted", r: Report{SMTP: probeReport(probe(smtpcheck.StatusTempfail, smtpcheck.ClassGreylisted))}, verdict: VerdictInconclusive, exit: 3},
 		{name: "tempfail", r: Report{SMTP: probeReport(probe(smtpcheck.StatusTempfail, smtpcheck.ClassTempfail))}, verdict: VerdictInconclusive, exit: 3},

@@ -126,7 +126,8 @@ func TestRulesCompile(t *testing.T) {
 // The literal prefilter never hides a match: over every corpus text, a rule
 // whose expression matches also finds one of its required literals.
 func TestRequiredLiteralsSound(t *testing.T) {
-	for _, row := range loadCorpus(t) {
+	rows := append(loadCorpus(t, "testdata/corpus.tsv"), loadCorpus(t, "testdata/corpus_mta.tsv")...)
+	for _, row := range rows {
 		lower := foldText(row.text)
 		for i, r := range rules {
 			if r.text != nil && r.need != nil && r.text.MatchString(lower) && !containsAny(lower, r.need) {
@@ -188,6 +189,16 @@ func TestClassifyCauseDetails(t *testing.T) {
 	v = ClassifyCause(StageMail, rd("550 5.1.1 <postmaster@probe.example>... User unknown\r\n"), true)
 	if v.Cause != CauseSenderRejected || v.Class != ClassRejected || !strings.Contains(v.Why, "MAIL FROM") {
 		t.Errorf("user unknown at MAIL: %+v", v)
+	}
+	// A list's short name counts only as a word: "absorbs" is no SORBS,
+	// "10spam" no 0spam.
+	for _, text := range []string{"Message absorbs too many resources", "over 10spam points"} {
+		if v := ClassifyCause(StageRcpt, Reply{Code: 550, Text: text}, true); v.Cause == CauseDNSBLListing {
+			t.Errorf("%q read as a listing: %+v", text, v)
+		}
+	}
+	if v := ClassifyCause(StageRcpt, Reply{Code: 550, Text: "Listed by SORBS, see http://www.sorbs.net/"}, true); v.CitedList != "dnsbl.sorbs.net" {
+		t.Errorf("SORBS not named: %+v", v)
 	}
 	// DQS keys never reach the cited list.
 	v = ClassifyCause(StageRcpt, rd("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using s3cr3tk3y.zen.dq.spamhaus.net\r\n"), true)

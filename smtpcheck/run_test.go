@@ -534,6 +534,10 @@ mx.shared.test. 300 IN A 127.0.0.1
 			rs = append(rs, r.Rcpt)
 		}
 		got[d.Domain] = strings.Join(rs, ",")
+		// The result says what each domain got, as sent.
+		if strings.Join(d.Rcpts, ",") != got[d.Domain] {
+			t.Errorf("%s: Domain.Rcpts %q, sent %q", d.Domain, d.Rcpts, got[d.Domain])
+		}
 	}
 	if got["one.test"] != "user@one.test" || got["two.test"] != "postmaster@two.test" {
 		t.Errorf("rcpts per domain %v", got)

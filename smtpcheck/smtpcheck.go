@@ -239,6 +239,7 @@ func RunFrom(ctx context.Context, domains []string, sources []netip.Addr, opts O
 			o := resolveOpts
 			o.Rand = rand.New(rand.NewPCG(seeds[i], 0))
 			res.Domains[i] = ResolveDomain(ctx, d, o)
+			res.Domains[i].Rcpts = RcptsFor(res.Domains[i].Domain, opts.Rcpts)
 			return nil
 		})
 	}

@@ -137,14 +137,17 @@ type Domain struct {
 	Domain string       `json:"domain"`
 	Status DomainStatus `json:"status"`
 	Error  string       `json:"error,omitempty"`
-	MX     []MX         `json:"mx"`
+	// Rcpts are the RCPT TO addresses for this domain's MXs: the --rcpt
+	// addresses of this domain, or postmaster@DOMAIN (see RcptsFor).
+	Rcpts []string `json:"rcpts"`
+	MX    []MX     `json:"mx"`
 }
 
 // Result is the smtp section of the report.
 type Result struct {
 	HELO          string   `json:"helo"`  // the EHLO argument(s) sent, comma-separated when several
 	From          string   `json:"from"`  // the MAIL FROM reverse-path sent ("<>" for the null one)
-	Rcpts         []string `json:"rcpts"` // asked for; each only for its own domain; a domain with none gets postmaster@DOMAIN
+	Rcpts         []string `json:"rcpts"` // asked for; each only for its own domain; a domain with none gets postmaster@DOMAIN (Domain.Rcpts: what each got)
 	Port          int      `json:"port"`
 	TLSMode       string   `json:"tls_mode"`
 	Domains       []Domain `json:"domains"`

@@ -83,6 +83,7 @@ type streams struct {
 	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	progress       *progress // the status line on a terminal's stderr, nil otherwise
 }
 
 // run is the whole program: it parses args, runs the command and returns the
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	st := &streams{args: args, stdin: stdin, stdout: stdout, stderr: stderr}
 	app := newApp(st)
 	err := app.RunContext(ctx, permute(app, args))
+	st.progress.Stop()
 	if nagiosFormat(args) {
 		return nagiosExit(err, stdout)
 	}
@@ -114,6 +116,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report.ExitInconclusive
 	default:
 		// Flag parsing errors from urfave/cli and anything unexpected.
+		if errors.As(friendlyFlagError(err, allFlags(app)), &ue) {
+			err = ue
+		}
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
 		return report.ExitUsage
 	}
@@ -163,27 +168,34 @@ func oneLine(s string) string {
 
 func newApp(st *streams) *cli.App {
 	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
-	// -v is --verbose in every command; the version is --version only.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	// -v is --verbose in every command; the version is --version or -V.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version"}
+	cli.HelpPrinter = printHelp
 	app := &cli.App{
 		Name:    "blprobe",
 		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
 		Version: toolVersion(),
 		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists,\n" +
 			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM,\n" +
-			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n\n" + exitHelp,
+			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n" +
+			"The options of each command are in blprobe COMMAND --help; the common ones (--format, --output,\n" +
+			"--resolver, --timeout, --width, -v…) may also come before the command.\n\n" +
+			"EXAMPLES:\n" +
+			"   blprobe check --to gmail.com --to outlook.com\n" +
+			"   blprobe --format json dnsbl 192.0.2.7 198.51.100.0/28\n" +
+			"   blprobe smtp -v example.com\n\n" + exitHelp,
 		Reader:          st.stdin,
 		Writer:          st.stdout,
 		ErrWriter:       st.stderr,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &usageError{err}
+			return friendlyFlagError(err, allFlags(c.App))
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve; see blprobe --help)", c.Args().First())
+				return usagef("unknown command %q (commands: check, dnsbl, smtp, egress, zones, migrate, diff, serve, version; see blprobe --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -196,16 +208,58 @@ func newApp(st *streams) *cli.App {
 			migrateCommand(st),
 			diffCommand(st),
 			serveCommand(st),
+			versionCommand(st),
 		},
 	}
 	for _, c := range app.Commands {
-		c.OnUsageError = app.OnUsageError
-		c.CustomHelpTemplate = cli.CommandHelpTemplate + "\n" + exitHelp + "\n"
+		c.OnUsageError = commandUsageError(c)
 		for _, s := range c.Subcommands {
-			s.OnUsageError = app.OnUsageError
+			s.OnUsageError = commandUsageError(s)
 		}
 	}
 	return app
+}
+
+// commandUsageError words flag errors of cmd with its own flags, so that
+// suggestions ("did you mean --zone?") are flags cmd takes.
+func commandUsageError(cmd *cli.Command) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		return friendlyFlagError(err, cmd.Flags)
+	}
+}
+
+// allFlags are the flags of every command, for errors before a command.
+func allFlags(app *cli.App) []cli.Flag {
+	var out []cli.Flag
+	seen := map[string]bool{}
+	var walk func([]*cli.Command)
+	walk = func(cs []*cli.Command) {
+		for _, c := range cs {
+			for _, f := range c.Flags {
+				if n := f.Names()[0]; !seen[n] {
+					seen[n] = true
+					out = append(out, f)
+				}
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(app.Commands)
+	return append(out, app.Flags...)
+}
+
+func versionCommand(st *streams) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version (also: blprobe --version, -V)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("version takes no arguments (got %q)", c.Args().First())
+			}
+			fmt.Fprintf(st.stdout, "blprobe version %s\n", toolVersion())
+			return nil
+		},
+	}
 }
 
 // commonArgs are the values of the flags every command takes.
@@ -221,6 +275,8 @@ type commonArgs struct {
 	verbose   bool
 	debug     bool
 	logFormat string
+	width     int
+	widthSet  bool
 	jsonlOK   bool // --format jsonl is accepted (dnsbl only): set by the command, not a flag
 }
 
@@ -228,17 +284,19 @@ type commonArgs struct {
 // environment variable BLPROBE_*.
 func (a *commonArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "resolver", EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
-		&cli.DurationFlag{Name: "timeout", EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query"},
-		&cli.IntFlag{Name: "retries", EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "DNS retries after a timeout"},
-		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json, markdown, nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes)"},
-		&cli.StringFlag{Name: "warning", EnvVars: []string{"BLPROBE_WARNING"}, Destination: &a.warning, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
-		&cli.StringFlag{Name: "critical", EnvVars: []string{"BLPROBE_CRITICAL"}, Destination: &a.critical, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout", TakesFile: true},
-		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"BLPROBE_NO_COLOR"}, Destination: &a.noColor, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"BLPROBE_VERBOSE"}, Destination: &a.verbose, Usage: "print every result and the SMTP transcripts; log the progress of each part on stderr"},
-		&cli.BoolFlag{Name: "debug", EnvVars: []string{"BLPROBE_DEBUG"}, Destination: &a.debug, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
-		&cli.StringFlag{Name: "log-format", EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Destination: &a.logFormat, Value: "text", Usage: "format of the -v/--debug log: text or json"},
+		&cli.StringSliceFlag{Name: "resolver", Category: catDNS, EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", Category: catDNS, EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query, a `DURATION` such as 2s"},
+		&cli.IntFlag{Name: "retries", Category: catDNS, EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "`N` DNS retries after a timeout (0 to 10)"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "report `FORMAT`: text, json, markdown (md), nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes); any case"},
+		&cli.StringFlag{Name: "warning", Category: catOutput, EnvVars: []string{"BLPROBE_WARNING"}, Destination: &a.warning, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
+		&cli.StringFlag{Name: "critical", Category: catOutput, EnvVars: []string{"BLPROBE_CRITICAL"}, Destination: &a.critical, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Category: catOutput, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout (- is stdout)", TakesFile: true},
+		&cli.IntFlag{Name: "width", Category: catOutput, EnvVars: []string{"BLPROBE_WIDTH"}, Destination: &a.width, Usage: "fit the text report in `N` columns (0: no limit; default: the terminal's width, else $COLUMNS, else no limit)",
+			Action: func(*cli.Context, int) error { a.widthSet = true; return nil }},
+		&cli.BoolFlag{Name: "no-color", Category: catOutput, EnvVars: []string{"BLPROBE_NO_COLOR"}, Destination: &a.noColor, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Category: catOutput, EnvVars: []string{"BLPROBE_VERBOSE"}, Destination: &a.verbose, Usage: "print every result and the SMTP transcripts, in full; log the progress of each part on stderr"},
+		&cli.BoolFlag{Name: "debug", Category: catOutput, EnvVars: []string{"BLPROBE_DEBUG"}, Destination: &a.debug, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
+		&cli.StringFlag{Name: "log-format", Category: catOutput, EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Destination: &a.logFormat, Value: "text", Usage: "format of the -v/--debug log: text or json"},
 	}
 }
 
@@ -259,16 +317,25 @@ type common struct {
 	jsonl     *report.JSONL // --format jsonl: the result lines' writer, started by the command
 	jsonlOut  io.Closer     // the -o file of jsonl output
 	closers   []func()      // transports to close when the run is done (dnsmux)
+	progress  *progress
+	width     int // text report width in columns; 0: no limit
 }
 
 // setup validates the common flags and makes the DNS client and logger.
 func (a *commonArgs) setup(st *streams) (*common, error) {
-	cm := &common{st: st, format: a.format, output: a.output, verbose: a.verbose, timeout: a.timeout}
+	cm := &common{st: st, output: a.output, verbose: a.verbose, timeout: a.timeout}
+	if cm.output == "-" {
+		cm.output = "" // stdout
+	}
+	format, err := parseFormat(a.format)
+	if err != nil {
+		return nil, err
+	}
+	cm.format = format
 	switch cm.format {
-	case "text", "json", "markdown":
 	case "jsonl":
 		if !a.jsonlOK {
-			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown)")
+			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown, nagios)")
 		}
 	case "nagios":
 		for _, f := range []struct {
@@ -281,11 +348,12 @@ func (a *commonArgs) setup(st *streams) (*common, error) {
 			}
 			*f.dst = &r
 		}
-	default:
-		return nil, usagef("invalid --format %q (accepted: text, json, markdown, nagios, jsonl)", cm.format)
+	}
+	if cm.width, err = reportWidth(a.width, a.widthSet, st, cm.output); err != nil {
+		return nil, err
 	}
 	if a.timeout <= 0 {
-		return nil, usagef("invalid --timeout %s (want a positive duration such as 2s)", a.timeout)
+		return nil, usagef("invalid --timeout %s: use a positive duration such as 2s", a.timeout)
 	}
 	if a.retries < 0 || a.retries > 10 {
 		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", a.retries)
@@ -316,6 +384,10 @@ func (a *commonArgs) setup(st *streams) (*common, error) {
 		}
 	}
 	cm.logger = newLogger(st.stderr, cm.verbose, a.debug, a.logFormat, func() []string { return cm.secrets })
+	if st.progress == nil {
+		st.progress = newProgress(st.stderr)
+	}
+	cm.progress = st.progress
 	cm.color = !a.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
 }
@@ -372,6 +444,7 @@ func (cm *common) deliver(r *report.Report) error {
 	for _, c := range cm.closers {
 		c()
 	}
+	cm.progress.Stop() // the report follows on the same terminal
 	if cm.format == "nagios" {
 		var b strings.Builder
 		code, err := report.WriteNagios(&b, r, cm.nagios)
@@ -423,7 +496,7 @@ func (cm *common) write(r *report.Report) error {
 	case "markdown":
 		err = report.WriteMarkdown(&b, r)
 	default:
-		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose})
+		err = report.WriteText(&b, r, report.TextOptions{Color: cm.color, Verbose: cm.verbose, Width: cm.width})
 	}
 	if err != nil {
 		return fmt.Errorf("rendering the report: %w", err)

@@ -25,13 +25,13 @@ type checkArgs struct {
 // flags is check's table: the common, DNSBL, SMTP (with -4/-6, which the
 // egress detection shares) and egress flags, and --to.
 func (a *checkArgs) flags() []cli.Flag {
-	a.smtp.concurrencyName = "smtp-concurrency" // dnsbl has --concurrency
-	a.egress.fam = &a.smtp.fam
-	flags := append(a.common.flags(), a.dnsbl.flags()...)
+	a.egress.fam = &a.smtp.fam // -4/-6 select the family of both
+	flags := []cli.Flag{&cli.StringSliceFlag{Name: "to", Category: catTarget, EnvVars: []string{"BLPROBE_TO"}, Destination: &a.to, Usage: "`DOMAIN` whose MX to probe at the RCPT stage (repeatable; the domain of the bounced recipients), or user@DOMAIN to probe it with that recipient instead of postmaster@"}}
+	flags = append(flags, a.dnsbl.flags()...)
 	flags = append(flags, a.smtp.flags()...)
-	flags = append(flags, a.smtp.fam.flags("probe and detect")...)
+	flags = append(flags, a.smtp.fam.flags(catSMTP, "probe and detect")...)
 	flags = append(flags, a.egress.flags()...)
-	return append(flags, &cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Destination: &a.to, Usage: "`DOMAIN` whose MX to probe at the RCPT stage, or user@DOMAIN to probe it with that recipient instead of postmaster@ (repeatable)"})
+	return append(flags, a.common.flags()...)
 }
 
 func checkCommand(st *streams) *cli.Command {
@@ -44,8 +44,7 @@ func checkCommand(st *streams) *cli.Command {
 			"   uses the client IP the MXs of the --to domains echo in EHLO;\n" +
 			"2.-4., side by side: DNS blocklists for it; PTR, forward-confirmed rDNS and HELO readiness;\n" +
 			"   SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
-			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.\n" +
-			"Example: blprobe check --to gmail.com --to outlook.com",
+			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.",
 		Flags: a.flags(),
 		Action: func(c *cli.Context) error {
 			cm, err := a.common.setup(st)
@@ -95,5 +94,10 @@ func (a *checkArgs) run(c *cli.Context, cm *common) error {
 	if err := cm.checkOutput(); err != nil {
 		return err
 	}
+	// The parts run side by side: the status line counts the DNSBL lookups
+	// and names the DNS answer waited for; the SMTP probes do not count.
+	o.SMTP.Progress, o.SMTP.DialContext = nil, nil
+	o.SMTPNotes = idnNotes(a.to.Value())
+	cm.progress.Phase("DNSBL, reverse DNS and SMTP", "lookups")
 	return cm.run(c.Context, check.Run, o)
 }

@@ -14,24 +14,6 @@ import (
 	"github.com/blprobe/blprobe/internal/smtptest"
 )
 
-// golden compares got with testdata/name (rewritten with -update).
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/blprobe -run Diff -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./cmd/blprobe -run Diff -update to accept):\n%s", path, got)
-	}
-}
-
 // write runs blprobe with -o FILE --format json and returns FILE.
 func writeReport(t *testing.T, dir, name string, wantCode int, args ...string) string {
 	t.Helper()

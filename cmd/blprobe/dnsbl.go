@@ -35,28 +35,28 @@ type dnsblArgs struct {
 // flags is the table of the DNSBL flags.
 func (a *dnsblArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		a.zonesFlag(),
-		&cli.StringSliceFlag{Name: "zone", EnvVars: []string{"BLPROBE_ZONE"}, Destination: &a.zone, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
+		&cli.StringSliceFlag{Name: "zone", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE"}, Destination: &a.zone, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
 		a.catalogFlag(),
-		&cli.StringFlag{Name: "dqs-key", EnvVars: []string{"BLPROBE_DQS_KEY"}, Destination: &a.dqsKey, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
-		&cli.IntFlag{Name: "concurrency", EnvVars: []string{"BLPROBE_CONCURRENCY"}, Destination: &a.concurrency, Value: dnsbl.DefaultConcurrency, Usage: "DNS queries in flight at once"},
-		&cli.Float64Flag{Name: "qps", EnvVars: []string{"BLPROBE_QPS"}, Destination: &a.qps, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
-		&cli.StringFlag{Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Destination: &a.direct, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
-		&cli.IntFlag{Name: "direct-port", Hidden: true, Destination: &a.directPort, Usage: "port of the zones' nameservers (loopback tests)"},
-		&cli.BoolFlag{Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Destination: &a.permit, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
-		&cli.StringSliceFlag{Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Destination: &a.only, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
-		&cli.StringSliceFlag{Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Destination: &a.zoneFiles, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
-		&cli.IntFlag{Name: "max-addresses", EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Destination: &a.maxAddresses, Value: dnsbl.DefaultMaxAddresses, Usage: "refuse targets that expand to more addresses than this"},
+		&cli.StringFlag{Name: "dqs-key", Category: catDNSBL, EnvVars: []string{"BLPROBE_DQS_KEY"}, Destination: &a.dqsKey, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
+		&cli.IntFlag{Name: "dns-concurrency", Aliases: []string{"concurrency"}, Category: catDNSBL, EnvVars: []string{"BLPROBE_DNS_CONCURRENCY", "BLPROBE_CONCURRENCY"}, Destination: &a.concurrency, Value: dnsbl.DefaultConcurrency, Usage: "`N` DNS queries in flight at once (1 to 4096)"},
+		&cli.Float64Flag{Name: "qps", Category: catDNSBL, EnvVars: []string{"BLPROBE_QPS"}, Destination: &a.qps, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.IntFlag{Name: "max-addresses", Category: catDNSBL, EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Destination: &a.maxAddresses, Value: dnsbl.DefaultMaxAddresses, Usage: "refuse targets that expand to more than `N` addresses"},
+		a.zonesFlag(),
+		&cli.StringFlag{Name: "direct", Category: catDNSBL, EnvVars: []string{"BLPROBE_DIRECT"}, Destination: &a.direct, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Name: "direct-port", Category: catDNSBL, Hidden: true, Destination: &a.directPort, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.BoolFlag{Name: "i-have-permission", Category: catDNSBL, EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Destination: &a.permit, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
+		&cli.StringSliceFlag{Name: "only", Category: catDNSBL, EnvVars: []string{"BLPROBE_ONLY"}, Destination: &a.only, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
+		&cli.StringSliceFlag{Name: "zone-file", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE_FILE"}, Destination: &a.zoneFiles, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 	}
 }
 
 func (a *dnsblArgs) catalogFlag() cli.Flag {
-	return &cli.StringFlag{Name: "catalog", EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &a.catalog, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true}
+	return &cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &a.catalog, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true}
 }
 
 // zonesFlag is --zones: a group name or a comma list of zones and groups.
 func (a *dnsblArgs) zonesFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "zones", EnvVars: []string{"BLPROBE_ZONES"}, Destination: &a.zones,
+	return &cli.StringSliceFlag{Name: "zones", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONES"}, Destination: &a.zones,
 		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
 }
 
@@ -66,12 +66,11 @@ func dnsblCommand(st *streams) *cli.Command {
 		da dnsblArgs
 	)
 	return &cli.Command{
-		Name:      "dnsbl",
-		Usage:     "look addresses up on DNS blocklists",
-		ArgsUsage: "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
-		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.\n" +
-			"Example: blprobe dnsbl 192.0.2.7 mail.example.com 198.51.100.0/28",
-		Flags: append(ca.flags(), da.flags()...),
+		Name:        "dnsbl",
+		Usage:       "look addresses up on DNS blocklists",
+		ArgsUsage:   "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
+		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.",
+		Flags:       append(da.flags(), ca.flags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := ca.setup(st)
 			if err != nil {
@@ -96,8 +95,14 @@ func dnsblCommand(st *streams) *cli.Command {
 			}
 			o.Targets = targets
 			return cm.run(c.Context, func(ctx context.Context, o check.Options) (*report.Report, error) {
-				if cm.format == "jsonl" { // the run line once the plan is valid, then one line per result
-					o.OnPlanned = func() error { return cm.startJSONL(o.Report, o.Only) }
+				o.OnPlanned = func() error {
+					cm.progress.Phase("DNSBL", "lookups")
+					if cm.format == "jsonl" { // the run line once the plan is valid, then one line per result
+						return cm.startJSONL(o.Report, o.Only)
+					}
+					return nil
+				}
+				if cm.format == "jsonl" {
 					o.OnResult = func(r *dnsbl.Result) { cm.jsonl.Result(r) }
 				}
 				return check.RunDNSBL(ctx, o)
@@ -127,7 +132,7 @@ func (a *dnsblArgs) loadCatalog() ([]dnsbl.Zone, error) {
 // checker, the zones and catalogue, the report with the DQS key redacted.
 func (a *dnsblArgs) options(cm *common) (check.Options, error) {
 	if a.concurrency < 1 || a.concurrency > 4096 {
-		return check.Options{}, usagef("invalid --concurrency %d (accepted: 1 to 4096)", a.concurrency)
+		return check.Options{}, usagef("invalid --dns-concurrency %d (accepted: 1 to 4096)", a.concurrency)
 	}
 	if a.qps < 0 {
 		return check.Options{}, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", a.qps)
@@ -178,12 +183,12 @@ func (a *dnsblArgs) options(cm *common) (check.Options, error) {
 		cm.closers = append(cm.closers, mux.Close)
 	}
 	checker, err := dnsbl.New(dnsbl.Options{
-		Resolver:     resolver,
+		Resolver:     cm.progress.resolver(resolver),
 		Concurrency:  a.concurrency,
 		QPS:          a.qps,
 		DQSKey:       a.dqsKey,
 		MaxAddresses: a.maxAddresses,
-		Progress:     newProgress(cm.st.stderr, "dnsbl"),
+		Progress:     cm.progress.counter(),
 
 		Direct:         direct,
 		PublicResolver: public,

@@ -16,7 +16,7 @@ type egressArgs struct {
 // flags is the table of the egress flags.
 func (a *egressArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "egress-server", EnvVars: []string{"BLPROBE_EGRESS_SERVER"}, Destination: &a.servers, Usage: "ask this egress source instead of the defaults: `NAME=HOST:PORT`, NAME one of opendns, google, akamai, cloudflare (repeatable)"},
+		&cli.StringSliceFlag{Name: "egress-server", Category: catEgress, EnvVars: []string{"BLPROBE_EGRESS_SERVER"}, Destination: &a.servers, Usage: "ask this egress source instead of the defaults: `NAME=HOST:PORT`, NAME one of opendns, google, akamai, cloudflare (repeatable)"},
 	}
 }
 
@@ -27,11 +27,10 @@ func egressCommand(st *streams) *cli.Command {
 		ea  = egressArgs{fam: &fam}
 	)
 	return &cli.Command{
-		Name:  "egress",
-		Usage: "find this network's egress IPv4 and IPv6 addresses over DNS (OpenDNS, Google, Akamai, Cloudflare)",
-		Description: "Asks several independent DNS services which address the query came from, and says whether they agree.\n" +
-			"Example: blprobe egress",
-		Flags: append(append(ca.flags(), ea.flags()...), fam.flags("detect the egress of")...),
+		Name:        "egress",
+		Usage:       "find this network's egress IPv4 and IPv6 addresses over DNS (OpenDNS, Google, Akamai, Cloudflare)",
+		Description: "Asks several independent DNS services which address the query came from, and says whether they agree.",
+		Flags:       append(append(ea.flags(), fam.flags(catEgress, "detect the egress of")...), ca.flags()...),
 		Action: func(c *cli.Context) error {
 			cm, err := ca.setup(st)
 			if err != nil {
@@ -47,6 +46,7 @@ func egressCommand(st *streams) *cli.Command {
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
+			cm.progress.Phase("egress detection", "")
 			return cm.run(c.Context, check.RunEgress, o)
 		},
 	}

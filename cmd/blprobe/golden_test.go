@@ -29,7 +29,9 @@ func normalise(s string, repl map[string]string) string {
 	} {
 		s = r.re.ReplaceAllString(s, r.to)
 	}
-	return s
+	// Whether "(DURATION)" wrapped onto its own line depends on how long the
+	// run took (its parts run side by side): keep it on the Run line.
+	return regexp.MustCompile(`\n +\(DURATION\)`).ReplaceAllString(s, " (DURATION)")
 }
 
 // TestCheckMarkdownGolden pins the ticket-ready Markdown of a full check:
@@ -66,5 +68,26 @@ func TestCheckMarkdownGolden(t *testing.T) {
 		if !strings.Contains(got, must) {
 			t.Errorf("markdown lacks %q", must)
 		}
+	}
+}
+
+// golden compares got with testdata/name; go test -update rewrites it.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/blprobe -run %s -update writes it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test ./cmd/blprobe -run %s -update to accept):\n%s", path, t.Name(), got)
 	}
 }

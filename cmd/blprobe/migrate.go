@@ -30,7 +30,6 @@ type migrateFlags struct {
 }
 
 func (a *migrateFlags) flags() []cli.Flag {
-	a.smtp.concurrencyName = "smtp-concurrency"
 	flags := append(a.common.flags(), a.dnsbl.flags()...)
 	for _, f := range a.smtp.flags() {
 		switch f.Names()[0] {
@@ -43,7 +42,7 @@ func (a *migrateFlags) flags() []cli.Flag {
 			flags = append(flags, f)
 		}
 	}
-	flags = append(flags, a.smtp.fam.flags("probe")...)
+	flags = append(flags, a.smtp.fam.flags(catSMTP, "probe")...)
 	return append(flags,
 		&cli.StringFlag{Name: "from", Destination: &a.old, Usage: "the `OLD_IP` mail is sent from today"},
 		&cli.StringSliceFlag{Name: "domain", EnvVars: []string{"BLPROBE_DOMAIN"}, Destination: &a.domain, Usage: "sender `DOMAIN` whose SPF and DMARC must authorise the new address (repeatable)"},

@@ -39,7 +39,7 @@ func TestNagiosFormat(t *testing.T) {
 		{"check", append(check, "127.0.0.10", "--to", "reject.test"), 2, "BLPROBE CRITICAL - 127.0.0.10 listed on 1 of 2 lists (zen.test); 1 of 1 MX addresses reject", ""},
 		{"bad threshold", append(dnsbl, "127.0.0.10", "--warning", "5:1"), 3, `BLPROBE UNKNOWN - --warning: invalid threshold "5:1": start is greater than end`, ""},
 		{"usage error", append(dnsbl, "not a target"), 3, "BLPROBE UNKNOWN - invalid target", ""},
-		{"unknown flag", append(dnsbl, "127.0.0.10", "--frob"), 3, "BLPROBE UNKNOWN - flag provided but not defined", ""},
+		{"unknown flag", append(dnsbl, "127.0.0.10", "--frob"), 3, "BLPROBE UNKNOWN - unknown flag --frob", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

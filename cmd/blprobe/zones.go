@@ -16,14 +16,19 @@ import (
 
 func zonesCommand(st *streams) *cli.Command {
 	var (
-		list   commonArgs
 		listDA dnsblArgs
 		all    bool
+		format string
 		test   commonArgs
 		testDA dnsblArgs
 	)
-	listFlags := append(list.flags(), listDA.catalogFlag(), listDA.zonesFlag(),
-		&cli.BoolFlag{Name: "all", Destination: &all, Usage: "list every zone (same as --zones all), and the dead lists"})
+	// Listing the catalogue asks nobody: only the flags that apply.
+	listFlags := []cli.Flag{
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &listDA.catalog, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
+		listDA.zonesFlag(),
+		&cli.BoolFlag{Name: "all", Category: catDNSBL, Destination: &all, Usage: "list every zone (same as --zones all), and the dead lists"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &format, Value: "text", Usage: "`FORMAT`: text, json or markdown (md); any case"},
+	}
 	return &cli.Command{
 		Name:  "zones",
 		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
@@ -32,9 +37,9 @@ func zonesCommand(st *streams) *cli.Command {
 			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
 		Action: func(c *cli.Context) error {
-			format := list.format
-			if format != "text" && format != "json" && format != "markdown" {
-				return usagef("invalid --format %q (accepted: text, json, markdown)", format)
+			format, err := parseFormat(format)
+			if err != nil {
+				return err
 			}
 			if c.NArg() > 0 {
 				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
@@ -73,7 +78,7 @@ func zonesCommand(st *streams) *cli.Command {
 			Name:        "test",
 			Usage:       "check which zones answer their RFC 5782 test entries from here, and show the evidence",
 			Description: "Example: blprobe zones test --zones extended --resolver 127.0.0.1",
-			Flags:       append(test.flags(), testDA.flags()...),
+			Flags:       append(testDA.flags(), test.flags()...),
 			Action: func(c *cli.Context) error {
 				cm, err := test.setup(st)
 				if err != nil {
