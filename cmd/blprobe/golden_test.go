@@ -26,6 +26,8 @@ func normalise(s string, repl map[string]string) string {
 		{regexp.MustCompile(`\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z`), "2026-01-01 00:00:00Z"},
 		{regexp.MustCompile(`\(\d+(\.\d+)?(ms|s|µs)\)`), "(DURATION)"},
 		{regexp.MustCompile(`\b\d+(\.\d+)? ?ms\b`), "N ms"},
+		// A narrow report may wrap before the duration or not, by its length.
+		{regexp.MustCompile(`\n +\(DURATION\)`), " (DURATION)"},
 	} {
 		s = r.re.ReplaceAllString(s, r.to)
 	}
