@@ -89,6 +89,11 @@ func (p *directPath) name() string {
 // the zone's nameservers (--direct always): the health check reports it.
 type failedPath struct{ err error }
 
+var (
+	_ dnsclient.Exchanger = (*directPath)(nil)
+	_ dnsclient.Exchanger = failedPath{}
+)
+
 func (f failedPath) Exchange(context.Context, *dns.Msg) (*dns.Msg, error) { return nil, f.err }
 
 // pathOf is the ZoneHealth.Path of a zone whose tests ran.
@@ -352,25 +357,11 @@ func (c *Checker) nameserverAddrs(ctx context.Context, zone string, names []stri
 	for _, n := range names {
 		addrs := glue[n]
 		if len(addrs) == 0 {
-			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
-				resp, err := c.resolverQuery(ctx, n, qt)
-				if err != nil {
-					lastErr = err
-					continue
-				}
-				for _, rr := range resp.Answer {
-					switch v := rr.(type) {
-					case *dns.A:
-						if a, ok := netip.AddrFromSlice(v.A.To4()); ok {
-							addrs = append(addrs, a)
-						}
-					case *dns.AAAA:
-						if a, ok := netip.AddrFromSlice(v.AAAA.To16()); ok && !a.Is4In6() {
-							addrs = append(addrs, a)
-						}
-					}
-				}
+			found, err := dnsclient.Resolve(c.opts.Resolver).LookupAddrs(ctx, n, true, true)
+			if err != nil {
+				lastErr = err
 			}
+			addrs = found
 		}
 		for _, a := range addrs {
 			if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || len(out) >= maxServerAddrs {

@@ -13,17 +13,16 @@ import (
 
 	"github.com/blprobe/blprobe/dnsbl/zonefile"
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
 
-// Exchanger sends one DNS query; *dnsclient.Client satisfies it. Timeouts,
-// retries and the TCP retry on truncation are its job.
-type Exchanger interface {
-	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
-}
+// Exchanger sends one DNS query; it is the lookup layer's interface
+// (*dnsclient.Client implements it).
+type Exchanger = dnsclient.Exchanger
 
 // Defaults of Options.
 const (
@@ -354,6 +353,7 @@ func (c *Checker) exchange(ctx context.Context, z *zoneRT, name string, qtype ui
 	if z.ex != nil {
 		ex = z.ex
 	}
+	ctx = logctx.Unit(ctx, "zone", z.z.Zone) // one logger per zone (no cost unless debugging)
 	start := time.Now()
 	resp, err := ex.Exchange(ctx, m)
 	rtt := time.Since(start)

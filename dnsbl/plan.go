@@ -2,7 +2,6 @@ package dnsbl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/big"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
-	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -41,6 +39,20 @@ type source struct {
 
 // Addresses is the number of distinct IPv4 addresses and IPv6 units to check.
 func (p *Plan) Addresses() int { return p.n4 + p.n6 }
+
+// Addrs returns the distinct addresses the plan checks, in target order:
+// every address of an IPv4 CIDR, the network address of each /64 of an
+// IPv6 prefix, the addresses of hostname targets.
+func (p *Plan) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, p.Addresses())
+	p.walk(func(_ *source, a netip.Addr, host string) bool {
+		if host == "" {
+			out = append(out, a)
+		}
+		return true
+	})
+	return out
+}
 
 // FamilyPlan is what a plan checks for one IP family.
 type FamilyPlan struct {
@@ -349,53 +361,19 @@ func (c *Checker) resolveHosts(ctx context.Context, srcs []source, idx []int) er
 	return g.Wait()
 }
 
+// resolveHost returns the addresses of a hostname target (at most
+// maxHostAddrs) through the shared lookup layer.
 func (c *Checker) resolveHost(ctx context.Context, host, input string) ([]netip.Addr, error) {
-	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
-	nx := 0
-	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		m := new(dns.Msg)
-		m.SetQuestion(dns.Fqdn(host), qt)
-		m.RecursionDesired = true
-		resp, err := c.opts.Resolver.Exchange(ctx, m)
-		if err == nil && resp == nil {
-			err = errors.New("no response")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("resolving target %q: %w", input, err)
-		}
-		switch resp.Rcode {
-		case dns.RcodeSuccess:
-		case dns.RcodeNameError:
-			nx++
-			continue
-		default:
-			return nil, fmt.Errorf("resolving target %q: %w", input, &dnsclient.RcodeError{Name: host, Rcode: resp.Rcode})
-		}
-		for _, rr := range resp.Answer {
-			var a netip.Addr
-			switch v := rr.(type) {
-			case *dns.A:
-				a, _ = netip.AddrFromSlice(v.A)
-				a = a.Unmap() // an A record is IPv4 whatever its slice length
-			case *dns.AAAA:
-				a, _ = netip.AddrFromSlice(v.AAAA)
-				if a.Is4In6() {
-					continue // an AAAA record carrying an IPv4-mapped address is bogus
-				}
-			}
-			if a.IsValid() && !seen[a] && len(out) < maxHostAddrs {
-				seen[a] = true
-				out = append(out, a)
-			}
-		}
+	addrs, err := dnsclient.Resolve(c.opts.Resolver).LookupAddrs(ctx, host, true, true)
+	switch {
+	case err != nil && dnsclient.IsNXDomain(err):
+		return nil, &TargetError{Token: input, Reason: "hostname does not exist (NXDOMAIN)"}
+	case err != nil:
+		return nil, fmt.Errorf("resolving target %q: %w", input, err)
+	case len(addrs) == 0:
+		return nil, &TargetError{Token: input, Reason: "hostname has no A or AAAA record"}
+	case len(addrs) > maxHostAddrs:
+		addrs = addrs[:maxHostAddrs]
 	}
-	if len(out) == 0 {
-		reason := "hostname has no A or AAAA record"
-		if nx == 2 {
-			reason = "hostname does not exist (NXDOMAIN)"
-		}
-		return nil, &TargetError{Token: input, Reason: reason}
-	}
-	return out, nil
+	return addrs, nil
 }

@@ -100,6 +100,33 @@ noaddr.example.com. 60 IN TXT "x"
 	}
 }
 
+// Addrs lists the checked addresses in target order, before any lookup:
+// CIDR members, /64 units, hostnames' addresses (not the names).
+func TestPlanAddrs(t *testing.T) {
+	srv := dnstest.Start(t, "mx.example.com. 60 IN A 192.0.2.5\nmx.example.com. 60 IN AAAA 2001:db8::25\n")
+	c := mustChecker(t, Options{Resolver: client(srv)})
+	var targets []Target
+	for _, s := range []string{"192.0.2.8/31", "mx.example.com", "2001:db8:1::/63", "192.0.2.9"} {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets = append(targets, tg)
+	}
+	p, err := c.Plan(context.Background(), targets, []Zone{Generic("bl.example"), {Zone: "dbl.example", Kind: KindDomain, Type: TypeBlock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range p.Addrs() {
+		got = append(got, a.String())
+	}
+	want := "192.0.2.8 192.0.2.9 192.0.2.5 2001:db8::25 2001:db8:1:: 2001:db8:1:1::"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Addrs = %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
 // TestPlanFamilies: per family, the units to check and the selected address
 // zones that publish no data for it, whether or not any address of the
 // family is checked (an IPv6-only run still names its IPv4-only zones).

@@ -38,7 +38,8 @@ type DMARC struct {
 // CheckDMARC looks up the DMARC policy of domain (RFC 7489 §6.6.3): the TXT
 // records of _dmarc.DOMAIN, then of _dmarc.ORGDOMAIN when there is none,
 // keeping exactly one record that starts with "v=DMARC1".
-func CheckDMARC(ctx context.Context, c *dnsclient.Client, domain string) DMARC {
+func CheckDMARC(ctx context.Context, ex dnsclient.Exchanger, domain string) DMARC {
+	c := dnsclient.Resolve(ex)
 	domain = normName(domain)
 	d := DMARC{Domain: domain, Problems: []string{}}
 	names := []string{domain}

@@ -250,7 +250,7 @@ func TestSuggest(t *testing.T) {
 			// served by DNS and gives pass for the last address of the range.
 			if wantVerified == Pass {
 				last := lastAddr(p)
-				r := &resolver{c: c, v6: last.Is6(), override: map[string]string{tt.domain: sg.Record}}
+				r := &resolver{c: c.Resolver(), v6: last.Is6(), override: map[string]string{tt.domain: sg.Record}}
 				if ev := checkSPF(ctx, r, tt.domain, last); ev.Result != Pass {
 					t.Errorf("%s against the suggestion: %s", last, ev.Result)
 				}

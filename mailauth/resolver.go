@@ -11,12 +11,12 @@ import (
 	"github.com/blprobe/blprobe/internal/dnsclient"
 )
 
-// resolver implements spf.DNSResolver over a dnsclient.Client. The SPF
+// resolver implements spf.DNSResolver over the lookup layer (dnsclient.Resolver). The SPF
 // library tells failures apart by *net.DNSError: IsNotFound (NXDOMAIN) is a
 // void lookup or "no record", anything else that failed (SERVFAIL, REFUSED,
 // timeout) is temporary, which RFC 7208 §4.4 and §5 turn into temperror.
 type resolver struct {
-	c *dnsclient.Client
+	c *dnsclient.Resolver
 	// v6 selects the address family of A/AAAA lookups: RFC 7208 §5.3 and §5.4
 	// look up the type appropriate for the connection (A for IPv4, AAAA for IPv6).
 	v6 bool

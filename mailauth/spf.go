@@ -80,8 +80,8 @@ func (s SPF) Authorised() bool { return s.Result == Pass }
 // CheckSPF evaluates ip against domain's SPF record, as a receiver does for
 // mail whose envelope sender (RFC 5321 MAIL FROM) is in domain, and counts
 // the record's lookups.
-func CheckSPF(ctx context.Context, c *dnsclient.Client, domain string, ip netip.Addr) SPF {
-	return checkSPF(ctx, &resolver{c: c, v6: ip.Unmap().Is6()}, domain, ip)
+func CheckSPF(ctx context.Context, ex dnsclient.Exchanger, domain string, ip netip.Addr) SPF {
+	return checkSPF(ctx, &resolver{c: dnsclient.Resolve(ex), v6: ip.Unmap().Is6()}, domain, ip)
 }
 
 func checkSPF(ctx context.Context, r *resolver, domain string, ip netip.Addr) SPF {

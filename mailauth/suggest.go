@@ -79,7 +79,7 @@ func spfTerm(p netip.Prefix) string {
 // and says so in Warnings. old, if valid, is kept authorised when the domain
 // has no record yet. It returns nil when the address already passes, the
 // published record could not be read (temperror), or there is more than one.
-func Suggest(ctx context.Context, c *dnsclient.Client, cur SPF, p netip.Prefix, old netip.Addr) *Suggestion {
+func Suggest(ctx context.Context, ex dnsclient.Exchanger, cur SPF, p netip.Prefix, old netip.Addr) *Suggestion {
 	p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked()
 	if cur.Result == Pass || cur.Result == TempError {
 		return nil
@@ -101,7 +101,7 @@ func Suggest(ctx context.Context, c *dnsclient.Client, cur SPF, p netip.Prefix, 
 		}
 		sg.Warnings = append(sg.Warnings, fmt.Sprintf("%s has no SPF record: this one authorises only the addresses it lists; add every other host that sends mail for %s before publishing it", cur.Domain, cur.Domain))
 	}
-	r := &resolver{c: c, v6: p.Addr().Is6()}
+	r := &resolver{c: dnsclient.Resolve(ex), v6: p.Addr().Is6()}
 	for _, front := range []bool{false, true} {
 		sg.Record = AddTerm(rec, add, front)
 		r.override = map[string]string{normName(cur.Domain): sg.Record}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/egress"
+	"github.com/blprobe/blprobe/rdns"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -50,9 +52,9 @@ type Report struct {
 	Summary      string            `json:"summary,omitempty"`
 	NextSteps    []string          `json:"next_steps"`
 	Warnings     []string          `json:"warnings"`
-	Egress       *Egress           `json:"egress"`
+	Egress       *egress.Result    `json:"egress"`
 	DNSBL        *DNSBL            `json:"dnsbl"`
-	RDNS         []RDNS            `json:"rdns"`
+	RDNS         []rdns.Result     `json:"rdns"`
 	SMTP         *smtpcheck.Result `json:"smtp"`
 	Correlations []Correlation     `json:"correlations"`
 
@@ -82,64 +84,20 @@ type DNSBL struct {
 	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
+// The egress and rDNS sections are the checkers' own result types; these
+// aliases keep the names report.Egress, report.RDNS… for library users.
+type (
+	Egress       = egress.Result
+	EgressAnswer = egress.Answer
+	EgressFamily = egress.Family
+	RDNS         = rdns.Result
+	HELOCheck    = rdns.HELOCheck
+)
+
 // ResultSource iterates results in order; the *Result may be reused
 // between calls (*dnsbl.ResultSet is one).
 type ResultSource interface {
 	Each(fn func(*dnsbl.Result) bool)
-}
-
-// EgressAnswer is what one egress source (OpenDNS, Google, Akamai,
-// Cloudflare) said.
-type EgressAnswer struct {
-	Source string   `json:"source"` // e.g. "opendns"
-	Server string   `json:"server"` // host:port asked
-	Query  string   `json:"query"`  // e.g. "myip.opendns.com A"
-	Family string   `json:"family"` // "ipv4" or "ipv6"
-	IPs    []string `json:"ips"`
-	Error  string   `json:"error,omitempty"`
-	RTTms  float64  `json:"rtt_ms"`
-}
-
-// EgressFamily is the agreed egress address of one IP family.
-type EgressFamily struct {
-	IP       string `json:"ip,omitempty"` // the address the sources agree on
-	Agree    bool   `json:"agree"`        // every source that answered gave the same address
-	Answered int    `json:"answered"`     // how many sources answered
-	Problem  string `json:"problem,omitempty"`
-}
-
-// Egress is the egress section: what each source said and whether they agree.
-type Egress struct {
-	Answers []EgressAnswer `json:"answers"`
-	IPv4    EgressFamily   `json:"ipv4"`
-	IPv6    EgressFamily   `json:"ipv6"`
-	// IPSource is true when the checked addresses came from this detection
-	// (blprobe check auto, blprobe egress): then a family whose sources
-	// disagree, or no family found at all, makes the run inconclusive.
-	IPSource bool `json:"ip_source,omitempty"`
-}
-
-// HELOCheck is whether the HELO name fits the IP (FACTS §6).
-type HELOCheck struct {
-	Name         string   `json:"name"`
-	FQDN         bool     `json:"fqdn"`     // has a dot and is not an address literal
-	Resolves     []string `json:"resolves"` // A/AAAA of the name
-	ResolvesToIP bool     `json:"resolves_to_ip"`
-	MatchesPTR   bool     `json:"matches_ptr"`
-	Error        string   `json:"error,omitempty"`
-}
-
-// RDNS is the reverse-DNS readiness of one checked IP.
-type RDNS struct {
-	IP               string              `json:"ip"`
-	PTR              []string            `json:"ptr"`
-	ForwardConfirmed bool                `json:"forward_confirmed"` // a PTR name resolves back to the IP (FCrDNS)
-	Forward          map[string][]string `json:"forward,omitempty"` // PTR name → its addresses
-	Generic          bool                `json:"generic"`           // the PTR looks dynamic/generic
-	GenericWhy       string              `json:"generic_why,omitempty"`
-	HELO             *HELOCheck          `json:"helo"`
-	Error            string              `json:"error,omitempty"`
-	Problems         []string            `json:"problems"`
 }
 
 // Correlation ties pieces of evidence together in plain language.

@@ -254,7 +254,22 @@ func (r *Report) Problems() []Problem {
 		inc = append(inc, Problem{VerdictInconclusive, "the run was interrupted: unfinished checks are marked not_done"})
 	}
 	out := append(rej, lst...)
-	return append(out, inc...)
+	return uniqueProblems(append(out, inc...))
+}
+
+// uniqueProblems drops repeats of the same problem (the probes of one MX
+// address from several source addresses of a range fail alike): one fact,
+// one line.
+func uniqueProblems(ps []Problem) []Problem {
+	seen := map[Problem]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func probeCount(d smtpcheck.Domain) int {

@@ -183,7 +183,7 @@ func (s *Scheduler) loop(ctx context.Context, j Job) {
 		start := s.o.Clock.Now()
 		// A run never outlasts its interval: the next one is due by then.
 		rctx, cancel := context.WithTimeout(ctx, interval)
-		s.run(rctx, j, true)
+		_, _ = s.run(rctx, j, true) // stored with its error: /metrics and /report show it
 		cancel()
 		next = start.Add(interval + s.jitter())
 	}

@@ -126,9 +126,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, webConfig string) e
 	defer scancel()
 	cancel() // ends on-demand runs
 	err := srv.Shutdown(sctx)
-	<-errc
+	serr := <-errc // after Shutdown, Serve returns http.ErrServerClosed
 	if err != nil {
 		return fmt.Errorf("shutting down the HTTP server: %w", err)
+	}
+	if serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), serr)
 	}
 	return nil
 }

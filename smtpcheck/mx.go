@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
-)
 
-// maxCNAMEHops bounds CNAME chains followed when the resolver does not.
-const maxCNAMEHops = 8
+	"github.com/blprobe/blprobe/internal/dnsclient"
+)
 
 // Caps on what DNS can make a run do: a hostile or broken zone can answer
 // thousands of MX records or addresses (over TCP), and each would cost a DNS
@@ -44,24 +42,21 @@ func ResolveDomain(ctx context.Context, domain string, opts Options) Domain {
 		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: no DNS resolver configured", name)
 		return d
 	}
-	rrs, rcode, err := lookup(ctx, opts.Resolver, name, dns.TypeMX)
+	mxs, err := dnsclient.Resolve(opts.Resolver).LookupMX(ctx, name)
+	var rcErr *dnsclient.RcodeError
 	switch {
 	case err != nil && ctx.Err() != nil:
 		d.Status, d.Error = DomainError, fmt.Sprintf("not done: the run was interrupted before the MX of %s were resolved", name)
 		return d
+	case dnsclient.IsNXDomain(err):
+		d.Status, d.Error = DomainError, fmt.Sprintf("domain %s does not exist (NXDOMAIN)", name)
+		return d
+	case errors.As(err, &rcErr):
+		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %s", name, dns.RcodeToString[rcErr.Rcode])
+		return d
 	case err != nil:
 		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %v", name, err)
 		return d
-	case rcode == dns.RcodeNameError:
-		d.Status, d.Error = DomainError, fmt.Sprintf("domain %s does not exist (NXDOMAIN)", name)
-		return d
-	case rcode != dns.RcodeSuccess:
-		d.Status, d.Error = DomainError, fmt.Sprintf("resolving MX of %s: %s", name, dns.RcodeToString[rcode])
-		return d
-	}
-	var mxs []*dns.MX
-	for _, rr := range rrs {
-		mxs = append(mxs, rr.(*dns.MX))
 	}
 	if len(mxs) == 0 {
 		// RFC 5321 §5.1: no MX records → the domain itself is the implicit
@@ -200,87 +195,15 @@ func familyAllowed(o Options, a netip.Addr) bool {
 // NXDOMAIN or failure on one family is an error only if no address was found.
 func hostAddrs(ctx context.Context, opts Options, host string) ([]netip.Addr, error) {
 	v4, v6 := families(opts)
-	var (
-		out  []netip.Addr
-		errs []error
-		seen = map[netip.Addr]bool{}
-	)
-	for _, q := range []struct {
-		on    bool
-		qtype uint16
-	}{{v4, dns.TypeA}, {v6, dns.TypeAAAA}} {
-		if !q.on {
-			continue
-		}
-		rrs, rcode, err := lookup(ctx, opts.Resolver, host, q.qtype)
-		if err == nil && rcode != dns.RcodeSuccess {
-			err = fmt.Errorf("%s %s: %s", host, dns.TypeToString[q.qtype], dns.RcodeToString[rcode])
-			if rcode == dns.RcodeNameError {
-				err = fmt.Errorf("%s does not exist (NXDOMAIN)", host)
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, rr := range rrs {
-			var ip net.IP
-			switch v := rr.(type) {
-			case *dns.A:
-				ip = v.A
-			case *dns.AAAA:
-				ip = v.AAAA
-			}
-			a, ok := netip.AddrFromSlice(ip)
-			if !ok {
-				continue
-			}
-			a = a.Unmap()
-			if !familyAllowed(opts, a) || seen[a] {
-				continue
-			}
-			seen[a] = true
+	addrs, err := dnsclient.Resolve(opts.Resolver).LookupAddrs(ctx, host, v4, v6)
+	var out []netip.Addr
+	for _, a := range addrs {
+		if familyAllowed(opts, a) {
 			out = append(out, a)
 		}
 	}
-	if len(out) == 0 && len(errs) > 0 {
-		return nil, errs[0]
+	if len(out) == 0 && err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-// lookup asks for name/qtype and returns the answer records of that type,
-// following a CNAME chain the resolver did not follow itself.
-func lookup(ctx context.Context, ex Exchanger, name string, qtype uint16) ([]dns.RR, int, error) {
-	target := dns.Fqdn(name)
-	for hop := 0; hop <= maxCNAMEHops; hop++ {
-		m := new(dns.Msg)
-		m.SetQuestion(target, qtype)
-		m.RecursionDesired = true
-		resp, err := ex.Exchange(ctx, m)
-		if err != nil {
-			return nil, 0, err
-		}
-		if resp == nil {
-			return nil, 0, errors.New("empty DNS response")
-		}
-		if resp.Rcode != dns.RcodeSuccess {
-			return nil, resp.Rcode, nil
-		}
-		var out []dns.RR
-		cname := ""
-		for _, rr := range resp.Answer {
-			switch {
-			case rr.Header().Rrtype == qtype:
-				out = append(out, rr)
-			case rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, target):
-				cname = rr.(*dns.CNAME).Target
-			}
-		}
-		if len(out) > 0 || cname == "" {
-			return out, dns.RcodeSuccess, nil
-		}
-		target = cname
-	}
-	return nil, 0, fmt.Errorf("CNAME chain of %s longer than %d", name, maxCNAMEHops)
 }

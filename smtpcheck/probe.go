@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
 )
 
@@ -52,6 +53,7 @@ func (s *session) ms(since time.Time) float64 {
 // Local events (connect, TLS, timeouts) are not transcript lines: they are in
 // the probe's Error, TLS and Timings fields.
 func (s *session) log(dir, line string) {
+	logctx.From(s.ctx).Debug("smtp", "dir", dir, "line", capLine(line))
 	if len(s.p.Transcript) >= maxTranscript {
 		s.p.TranscriptTruncated = true
 		return
@@ -65,6 +67,7 @@ func (s *session) log(dir, line string) {
 func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain string, opts Options) Probe {
 	opts = opts.withDefaults()
 	ip = ip.Unmap()
+	ctx = logctx.Unit(ctx, "mx", mxHost, "addr", netip.AddrPortFrom(ip, uint16(opts.Port)).String()) // one logger per MX address
 	p := pendingProbe(ip, opts.Port)
 	s := &session{ctx: ctx, opts: opts, p: &p, start: time.Now()}
 	if ctx.Err() != nil {
@@ -87,6 +90,7 @@ func ProbeAddress(ctx context.Context, mxHost string, ip netip.Addr, domain stri
 		}
 	}
 	p.TimingsMs["total"] = s.ms(s.start)
+	logctx.From(ctx).Debug("smtp probe done", "status", p.Status, "class", p.Class, "stage", p.Stage, "source", p.SourceIP, "echoed", p.EchoedClientIP, "error", p.Error)
 	return p
 }
 
@@ -269,6 +273,7 @@ func (s *session) dial(ip netip.Addr, target string) error {
 		conn, err = d.DialContext(dctx, network, target)
 	}
 	p.TimingsMs["connect"] = s.ms(t)
+	logctx.From(s.ctx).Debug("smtp connect", "target", target, "source", o.SourceIP, "ms", p.TimingsMs["connect"], "error", err)
 	if err != nil {
 		if interrupted(s.ctx) {
 			p.Status, p.Class = StatusNotDone, ClassNotDone

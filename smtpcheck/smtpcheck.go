@@ -22,12 +22,13 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/blprobe/blprobe/internal/dnsclient"
 )
 
-// Exchanger sends one DNS query; *dnsclient.Client satisfies it.
-type Exchanger interface {
-	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
-}
+// Exchanger sends one DNS query; it is the lookup layer's interface
+// (*dnsclient.Client implements it).
+type Exchanger = dnsclient.Exchanger
 
 // TLSMode says how STARTTLS is used.
 type TLSMode string

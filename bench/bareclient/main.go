@@ -62,7 +62,7 @@ func main() {
 				for try := 0; try < 2; try++ {
 					id++
 					sent.Add(1)
-					c.Write(query(id, name, qt))
+					_, _ = c.Write(query(id, name, qt)) // a lost query shows as the read timeout below
 					c.SetReadDeadline(time.Now().Add(2 * time.Second))
 					for {
 						n, err := c.Read(buf)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/report"
@@ -260,20 +262,41 @@ func versionCommand(st *streams) *cli.Command {
 	}
 }
 
-// commonFlags are accepted by every command; each can also be set by an
+// commonArgs are the values of the flags every command takes.
+type commonArgs struct {
+	resolvers cli.StringSlice
+	timeout   time.Duration
+	retries   int
+	format    string
+	warning   string // Nagios ranges of --format nagios
+	critical  string
+	output    string
+	noColor   bool
+	verbose   bool
+	debug     bool
+	logFormat string
+	width     int
+	widthSet  bool
+	jsonlOK   bool // --format jsonl is accepted (dnsbl only): set by the command, not a flag
+}
+
+// flags is the table of the common flags; each can also be set by an
 // environment variable BLPROBE_*.
-func commonFlags() []cli.Flag {
+func (a *commonArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "resolver", Category: catDNS, EnvVars: []string{"BLPROBE_RESOLVER"}, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
-		&cli.DurationFlag{Name: "timeout", Category: catDNS, EnvVars: []string{"BLPROBE_TIMEOUT"}, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query, a `DURATION` such as 2s"},
-		&cli.IntFlag{Name: "retries", Category: catDNS, EnvVars: []string{"BLPROBE_RETRIES"}, Value: dnsclient.DefaultRetries, Usage: "`N` DNS retries after a timeout (0 to 10)"},
-		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "report `FORMAT`: text, json, markdown (md), nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes); any case"},
-		&cli.StringFlag{Name: "warning", Category: catOutput, EnvVars: []string{"BLPROBE_WARNING"}, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
-		&cli.StringFlag{Name: "critical", Category: catOutput, EnvVars: []string{"BLPROBE_CRITICAL"}, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Category: catOutput, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the report to `FILE` instead of stdout (- is stdout)", TakesFile: true},
-		&cli.IntFlag{Name: "width", Category: catOutput, EnvVars: []string{"BLPROBE_WIDTH"}, Usage: "fit the text report in `N` columns (0: no limit; default: the terminal's width, else $COLUMNS, else no limit)"},
-		&cli.BoolFlag{Name: "no-color", Category: catOutput, EnvVars: []string{"BLPROBE_NO_COLOR"}, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Category: catOutput, EnvVars: []string{"BLPROBE_VERBOSE"}, Usage: "print every result and the SMTP transcripts, in full"},
+		&cli.StringSliceFlag{Name: "resolver", Category: catDNS, EnvVars: []string{"BLPROBE_RESOLVER"}, Destination: &a.resolvers, Usage: "DNS resolver `HOST[:PORT]` (repeatable; default: the nameservers of /etc/resolv.conf)"},
+		&cli.DurationFlag{Name: "timeout", Category: catDNS, EnvVars: []string{"BLPROBE_TIMEOUT"}, Destination: &a.timeout, Value: dnsclient.DefaultTimeout, Usage: "timeout of one DNS query, a `DURATION` such as 2s"},
+		&cli.IntFlag{Name: "retries", Category: catDNS, EnvVars: []string{"BLPROBE_RETRIES"}, Destination: &a.retries, Value: dnsclient.DefaultRetries, Usage: "`N` DNS retries after a timeout (0 to 10)"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "report `FORMAT`: text, json, markdown (md), nagios (one plugin status line, Nagios exit codes 0-3), or jsonl (dnsbl only: one JSON object per result as it completes); any case"},
+		&cli.StringFlag{Name: "warning", Category: catOutput, EnvVars: []string{"BLPROBE_WARNING"}, Destination: &a.warning, Value: "0", Usage: "--format nagios: WARNING when the number of listings is outside this Nagios `RANGE` (e.g. 0: any listing)"},
+		&cli.StringFlag{Name: "critical", Category: catOutput, EnvVars: []string{"BLPROBE_CRITICAL"}, Destination: &a.critical, Value: "0", Usage: "--format nagios: CRITICAL when the number of listings is outside this Nagios `RANGE` (e.g. 1: two or more)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Category: catOutput, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the report to `FILE` instead of stdout (- is stdout)", TakesFile: true},
+		&cli.IntFlag{Name: "width", Category: catOutput, EnvVars: []string{"BLPROBE_WIDTH"}, Destination: &a.width, Usage: "fit the text report in `N` columns (0: no limit; default: the terminal's width, else $COLUMNS, else no limit)",
+			Action: func(*cli.Context, int) error { a.widthSet = true; return nil }},
+		&cli.BoolFlag{Name: "no-color", Category: catOutput, EnvVars: []string{"BLPROBE_NO_COLOR"}, Destination: &a.noColor, Usage: "no colour (there is none either when stdout is not a terminal or NO_COLOR is set)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Category: catOutput, EnvVars: []string{"BLPROBE_VERBOSE"}, Destination: &a.verbose, Usage: "print every result and the SMTP transcripts, in full; log the progress of each part on stderr"},
+		&cli.BoolFlag{Name: "debug", Category: catOutput, EnvVars: []string{"BLPROBE_DEBUG"}, Destination: &a.debug, Usage: "log every DNS exchange and SMTP step on stderr as it happens"},
+		&cli.StringFlag{Name: "log-format", Category: catOutput, EnvVars: []string{"BLPROBE_LOG_FORMAT"}, Destination: &a.logFormat, Value: "text", Usage: "format of the -v/--debug log: text or json"},
 	}
 }
 
@@ -281,56 +304,66 @@ func commonFlags() []cli.Flag {
 type common struct {
 	st        *streams
 	dns       *dnsclient.Client
+	timeout   time.Duration
 	format    string
 	output    string
 	color     bool
 	verbose   bool
 	warnings  []string
 	resolvers []string
+	secrets   []string     // redacted from the log too
+	logger    *slog.Logger // nil without -v/--debug
 	nagios    report.NagiosOptions
 	jsonl     *report.JSONL // --format jsonl: the result lines' writer, started by the command
 	jsonlOut  io.Closer     // the -o file of jsonl output
+	closers   []func()      // transports to close when the run is done (dnsmux)
 	progress  *progress
 	width     int // text report width in columns; 0: no limit
 }
 
-func parseCommon(c *cli.Context, st *streams) (*common, error) {
-	cm := &common{st: st, output: c.String("output"), verbose: c.Bool("verbose")}
+// setup validates the common flags and makes the DNS client and logger.
+func (a *commonArgs) setup(st *streams) (*common, error) {
+	cm := &common{st: st, output: a.output, verbose: a.verbose, timeout: a.timeout}
 	if cm.output == "-" {
 		cm.output = "" // stdout
 	}
-	format, err := parseFormat(c.String("format"))
+	format, err := parseFormat(a.format)
 	if err != nil {
 		return nil, err
 	}
 	cm.format = format
 	switch cm.format {
 	case "jsonl":
-		if c.Command == nil || c.Command.Name != "dnsbl" {
+		if !a.jsonlOK {
 			return nil, usagef("--format jsonl is for the dnsbl command (accepted here: text, json, markdown, nagios)")
 		}
 	case "nagios":
 		for _, f := range []struct {
-			name string
-			dst  **report.NagiosRange
-		}{{"warning", &cm.nagios.Warning}, {"critical", &cm.nagios.Critical}} {
-			r, err := report.ParseNagiosRange(c.String(f.name))
+			name, value string
+			dst         **report.NagiosRange
+		}{{"warning", a.warning, &cm.nagios.Warning}, {"critical", a.critical, &cm.nagios.Critical}} {
+			r, err := report.ParseNagiosRange(f.value)
 			if err != nil {
 				return nil, usagef("--%s: %v", f.name, err)
 			}
 			*f.dst = &r
 		}
 	}
-	if cm.width, err = reportWidth(c, st, cm.output); err != nil {
+	if cm.width, err = reportWidth(a.width, a.widthSet, st, cm.output); err != nil {
 		return nil, err
 	}
-	if c.Duration("timeout") <= 0 {
-		return nil, usagef("invalid --timeout %s: use a positive duration such as 2s", c.Duration("timeout"))
+	if a.timeout <= 0 {
+		return nil, usagef("invalid --timeout %s: use a positive duration such as 2s", a.timeout)
 	}
-	if c.Int("retries") < 0 || c.Int("retries") > 10 {
-		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", c.Int("retries"))
+	if a.retries < 0 || a.retries > 10 {
+		return nil, usagef("invalid --retries %d (accepted: 0 to 10)", a.retries)
 	}
-	servers := c.StringSlice("resolver")
+	switch a.logFormat {
+	case "text", "json":
+	default:
+		return nil, usagef("invalid --log-format %q (accepted: text, json)", a.logFormat)
+	}
+	servers := a.resolvers.Value()
 	if len(servers) == 0 {
 		sys, err := dnsclient.SystemServers("/etc/resolv.conf")
 		if err != nil {
@@ -338,7 +371,7 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 		}
 		servers = sys
 	}
-	client, err := dnsclient.New(servers, c.Duration("timeout"), c.Int("retries"))
+	client, err := dnsclient.New(servers, a.timeout, a.retries)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -347,17 +380,22 @@ func parseCommon(c *cli.Context, st *streams) (*common, error) {
 	cm.resolvers = client.Servers
 	for _, s := range client.Servers {
 		if op := dnsclient.PublicResolver(s); op != "" {
-			w := fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op)
-			cm.warnings = append(cm.warnings, w)
-			fmt.Fprintf(st.stderr, "blprobe: warning: %s\n", w)
+			cm.warn(fmt.Sprintf("resolver %s is %s, a public resolver: Spamhaus and other DNSBLs refuse or answer falsely through public resolvers (a false \"clean\" or 127.255.255.254); use a local recursive resolver, or let blprobe ask the refused zones' own nameservers (--direct auto, the default). The zone health checks show the evidence.", s, op))
 		}
 	}
+	cm.logger = newLogger(st.stderr, cm.verbose, a.debug, a.logFormat, func() []string { return cm.secrets })
 	if st.progress == nil {
 		st.progress = newProgress(st.stderr)
 	}
 	cm.progress = st.progress
-	cm.color = !c.Bool("no-color") && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
+	cm.color = !a.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(st.stdout) && cm.output == ""
 	return cm, nil
+}
+
+// warn adds a warning to the report and says it on stderr at once.
+func (cm *common) warn(w string) {
+	cm.warnings = append(cm.warnings, w)
+	fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
 }
 
 // newReport starts a report for this command line; secrets are redacted.
@@ -368,20 +406,45 @@ func (cm *common) newReport(args []string, secrets ...string) *report.Report {
 	return r
 }
 
-// finish stamps, decides and writes the report and returns the exit code.
-// analyze, if not nil, runs first (correlation); the verdict is decided last,
-// by report.Finalize, from all of the evidence. A report that cannot be
-// written is a writeFailure (exit 4).
-func (cm *common) finish(ctx context.Context, r *report.Report, analyze func(*report.Report)) error {
-	if ctx.Err() != nil {
-		r.Interrupted = true
+// options starts the library options of a run: the DNS client and the
+// -v/--debug logger; secrets are redacted from the report and the log.
+func (cm *common) options(secrets ...string) check.Options {
+	cm.secrets = append(cm.secrets, secrets...)
+	return check.Options{Resolver: cm.dns, Logger: cm.logger}
+}
+
+// run starts the report (tool, command line with secrets redacted,
+// resolvers, every warning so far), runs fn (check.Run, RunDNSBL…) and
+// concludes.
+func (cm *common) run(ctx context.Context, fn func(context.Context, check.Options) (*report.Report, error), o check.Options) error {
+	o.Report = cm.newReport(cm.st.args, cm.secrets...)
+	return cm.conclude(fn(ctx, o))
+}
+
+// conclude turns what a check function returned into the exit: bad input is
+// exit 2, another failure before a report exit 3, else the report is written.
+func (cm *common) conclude(r *report.Report, err error) error {
+	var ie *check.InputError
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		return err
+	case errors.As(err, &ie):
+		return &usageError{err}
+	case err != nil:
+		return &failure{err}
 	}
-	r.Finished = time.Now().UTC()
+	return cm.deliver(r)
+}
+
+// deliver writes a finalized report and returns its exit code; a report
+// that cannot be written is a writeFailure (exit 4).
+func (cm *common) deliver(r *report.Report) error {
+	cm.dns.Close() // every query is done: release the pooled sockets
+	for _, c := range cm.closers {
+		c()
+	}
 	cm.progress.Stop() // the report follows on the same terminal
-	if analyze != nil {
-		analyze(r)
-	}
-	r.Finalize()
 	if cm.format == "nagios" {
 		var b strings.Builder
 		code, err := report.WriteNagios(&b, r, cm.nagios)

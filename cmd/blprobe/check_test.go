@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/internal/dnstest"
 	"github.com/blprobe/blprobe/internal/smtptest"
 	"github.com/blprobe/blprobe/report"
@@ -255,7 +256,7 @@ func TestCheckCIDRLocalAndNonLocal(t *testing.T) {
 	_, srv, args := checkLab(t, smtptest.Config{})
 	local := map[netip.Addr]bool{netip.MustParseAddr("127.0.0.13"): true, netip.MustParseAddr("127.0.0.14"): true}
 	isLocal = func(a netip.Addr) bool { return local[a] }
-	t.Cleanup(func() { isLocal = canBind })
+	t.Cleanup(func() { isLocal = check.CanBind })
 	r, res := jsonReport(t, append(args, "127.0.0.12/30")...)
 	if res.code != 0 {
 		t.Errorf("exit %d: %s %v", res.code, res.stderr, r.Warnings)
@@ -306,11 +307,15 @@ func TestCheckAuto(t *testing.T) {
 	if len(r.DNSBL.Results) != 2 || r.DNSBL.Results[0].IP != "127.0.0.1" {
 		t.Errorf("dnsbl %+v", r.DNSBL.Results)
 	}
-	// The sources disagree and no IP is given: say so, exit 3, nothing checked.
+	// The sources disagree and no IP is given: the MX's EHLO echo decides
+	// the IP, the run says so and stays inconclusive (egress failed).
 	bad := fakeEgress(t, true, "198.51.100.7")
 	r, res = jsonReport(t, append(args, "-4", "--egress-server", "opendns="+o, "--egress-server", "google="+bad)...)
-	if res.code != 3 || r.DNSBL != nil || r.SMTP != nil {
+	if res.code != 3 || r.DNSBL == nil || len(r.DNSBL.Results) != 2 || r.DNSBL.Results[0].IP != "127.0.0.1" || r.SMTP == nil {
 		t.Errorf("disagree: exit %d dnsbl %v smtp %v", res.code, r.DNSBL, r.SMTP)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "sources disagree") || !strings.Contains(strings.Join(r.Warnings, "\n"), "mx.example.test") {
+		t.Errorf("disagree: warnings %q do not say why and which MX echoed", r.Warnings)
 	}
 }
 

@@ -16,7 +16,18 @@ import (
 // maxReportBytes bounds a report read by diff.
 const maxReportBytes = 64 << 20
 
+// diffArgs are the values of diff's flags.
+type diffArgs struct{ format, output string }
+
+func (a *diffArgs) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &a.format, Value: "text", Usage: "output format: text, json or markdown"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Destination: &a.output, Usage: "write the diff to `FILE` instead of stdout", TakesFile: true},
+	}
+}
+
 func diffCommand(st *streams) *cli.Command {
+	var a diffArgs
 	return &cli.Command{
 		Name:      "diff",
 		Usage:     "what changed between two JSON reports (new and removed listings, MX outcomes, PTR, SPF, problems)",
@@ -24,11 +35,8 @@ func diffCommand(st *streams) *cli.Command {
 		Description: "Compares two blprobe.report/v1 reports of any command (or two blprobe.migrate/v1 reports).\n" +
 			"Exit 1 when a new listing, rejection or migrate blocker appeared, 0 otherwise, 2 for unreadable input or\n" +
 			"an unknown schema version. From cron: blprobe check --format json -o today.json ...; blprobe diff yesterday.json today.json",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "output format: text, json or markdown"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, EnvVars: []string{"BLPROBE_OUTPUT"}, Usage: "write the diff to `FILE` instead of stdout", TakesFile: true},
-		},
-		Action: func(c *cli.Context) error { return runDiff(c, st) },
+		Flags:  a.flags(),
+		Action: func(c *cli.Context) error { return a.run(c, st) },
 	}
 }
 
@@ -54,8 +62,8 @@ func readReport(st *streams, path string) ([]byte, error) {
 	return b, nil
 }
 
-func runDiff(c *cli.Context, st *streams) error {
-	format := c.String("format")
+func (a *diffArgs) run(c *cli.Context, st *streams) error {
+	format := a.format
 	switch format {
 	case "text", "json", "markdown":
 	default:
@@ -96,7 +104,7 @@ func runDiff(c *cli.Context, st *streams) error {
 	if err != nil {
 		return fmt.Errorf("rendering the diff: %w", err)
 	}
-	if out := c.String("output"); out != "" {
+	if out := a.output; out != "" {
 		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 			return usagef("cannot write --output %s: %v", out, errors.Unwrap(err))
 		}

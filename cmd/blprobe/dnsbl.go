@@ -1,52 +1,78 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/dnsbl/zonefile"
-	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/report"
 )
 
-func dnsblFlags() []cli.Flag {
+// dnsblArgs are the values of the DNSBL flags (dnsbl, check, zones test).
+type dnsblArgs struct {
+	zones        cli.StringSlice
+	zone         cli.StringSlice
+	catalog      string
+	dqsKey       string
+	concurrency  int
+	qps          float64
+	direct       string
+	directPort   int
+	maxAddresses int
+	permit       bool            // --i-have-permission
+	only         cli.StringSlice // --only
+	zoneFiles    cli.StringSlice // --zone-file
+}
+
+// flags is the table of the DNSBL flags.
+func (a *dnsblArgs) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "zone", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE"}, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
-		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true},
-		&cli.StringFlag{Name: "dqs-key", Category: catDNSBL, EnvVars: []string{"BLPROBE_DQS_KEY"}, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
-		&cli.IntFlag{Name: "dns-concurrency", Aliases: dnsConcurrencyAliases, Category: catDNSBL, EnvVars: []string{"BLPROBE_DNS_CONCURRENCY", "BLPROBE_CONCURRENCY"}, Value: 64, Usage: "`N` DNS queries in flight at once (1 to 4096)"},
-		&cli.Float64Flag{Name: "qps", Category: catDNSBL, EnvVars: []string{"BLPROBE_QPS"}, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
-		&cli.IntFlag{Name: "max-addresses", Category: catDNSBL, EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Value: 65536, Usage: "refuse targets that expand to more than `N` addresses"},
-		zonesFlag(),
-		&cli.StringFlag{Category: catDNSBL, Name: "direct", EnvVars: []string{"BLPROBE_DIRECT"}, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
-		&cli.IntFlag{Category: catDNSBL, Name: "direct-port", Hidden: true, Usage: "port of the zones' nameservers (loopback tests)"},
-		&cli.BoolFlag{Category: catDNSBL, Name: "i-have-permission", EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
-		&cli.StringSliceFlag{Category: catDNSBL, Name: "only", EnvVars: []string{"BLPROBE_ONLY"}, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
-		&cli.StringSliceFlag{Category: catDNSBL, Name: "zone-file", EnvVars: []string{"BLPROBE_ZONE_FILE"}, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
+		&cli.StringSliceFlag{Name: "zone", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE"}, Destination: &a.zone, Usage: "check only this `ZONE` (repeatable); a zone not in the catalogue is used with generic RFC 5782 rules"},
+		a.catalogFlag(),
+		&cli.StringFlag{Name: "dqs-key", Category: catDNSBL, EnvVars: []string{"BLPROBE_DQS_KEY"}, Destination: &a.dqsKey, Usage: "Spamhaus DQS `KEY`: query Spamhaus zones through DQS (the key never appears in any output)"},
+		&cli.IntFlag{Name: "dns-concurrency", Aliases: []string{"concurrency"}, Category: catDNSBL, EnvVars: []string{"BLPROBE_DNS_CONCURRENCY", "BLPROBE_CONCURRENCY"}, Destination: &a.concurrency, Value: dnsbl.DefaultConcurrency, Usage: "`N` DNS queries in flight at once (1 to 4096)"},
+		&cli.Float64Flag{Name: "qps", Category: catDNSBL, EnvVars: []string{"BLPROBE_QPS"}, Destination: &a.qps, Usage: "at most `N` queries per second to each zone (0: no limit); keep bulk scans within the lists' usage terms"},
+		&cli.IntFlag{Name: "max-addresses", Category: catDNSBL, EnvVars: []string{"BLPROBE_MAX_ADDRESSES"}, Destination: &a.maxAddresses, Value: dnsbl.DefaultMaxAddresses, Usage: "refuse targets that expand to more than `N` addresses"},
+		a.zonesFlag(),
+		&cli.StringFlag{Name: "direct", Category: catDNSBL, EnvVars: []string{"BLPROBE_DIRECT"}, Destination: &a.direct, Value: "auto", Usage: "ask a zone's own nameservers: `auto` (when the resolver is refused), always, or never"},
+		&cli.IntFlag{Name: "direct-port", Category: catDNSBL, Hidden: true, Destination: &a.directPort, Usage: "port of the zones' nameservers (loopback tests)"},
+		&cli.BoolFlag{Name: "i-have-permission", Category: catDNSBL, EnvVars: []string{"BLPROBE_I_HAVE_PERMISSION"}, Destination: &a.permit, Usage: "run even when the plan exceeds a zone's free daily query limit (you hold a licence or the list's permission)"},
+		&cli.StringSliceFlag{Name: "only", Category: catDNSBL, EnvVars: []string{"BLPROBE_ONLY"}, Destination: &a.only, Usage: "write only results of these `STATUSES` (listed, clean, allowed, error, not_done; comma-separated); the JSON report counts the others per zone. The verdict still covers every result"},
+		&cli.StringSliceFlag{Name: "zone-file", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONE_FILE"}, Destination: &a.zoneFiles, Usage: "check `ZONE=[TYPE:]PATH` against a local rbldnsd data file (TYPE: ip4set, ip4tset, ip4trie, ip6trie, ip6tset, dnset; guessed when omitted) instead of DNS (repeatable)", TakesFile: true},
 	}
 }
 
-// dnsConcurrencyAliases keeps the old name of --dns-concurrency working
-// where it cannot be confused with the SMTP one (dnsbl, zones test).
-var dnsConcurrencyAliases = []string{"concurrency"}
+func (a *dnsblArgs) catalogFlag() cli.Flag {
+	return &cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &a.catalog, Usage: "load the zone catalogue from `FILE` (same JSON format as the built-in one)", TakesFile: true}
+}
+
+// zonesFlag is --zones: a group name or a comma list of zones and groups.
+func (a *dnsblArgs) zonesFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "zones", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONES"}, Destination: &a.zones,
+		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
+}
 
 func dnsblCommand(st *streams) *cli.Command {
+	var (
+		ca = commonArgs{jsonlOK: true}
+		da dnsblArgs
+	)
 	return &cli.Command{
 		Name:        "dnsbl",
 		Usage:       "look addresses up on DNS blocklists",
 		ArgsUsage:   "TARGET... (IPv4, IPv6, CIDR, hostname, - for stdin, @FILE for one target a line)",
 		Description: "Queries every (address, zone) pair concurrently after checking each zone's RFC 5782 test entries.",
-		Flags:       append(dnsblFlags(), commonFlags()...),
+		Flags:       append(da.flags(), ca.flags()...),
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := ca.setup(st)
 			if err != nil {
 				return err
 			}
@@ -60,148 +86,89 @@ func dnsblCommand(st *streams) *cli.Command {
 			if len(targets) == 0 {
 				return usagef("no target given: the arguments, stdin or @FILE held none (want IPv4/IPv6 addresses, CIDRs or hostnames, one a line)")
 			}
-			dc, err := newDNSBLRun(c, cm)
+			o, err := da.options(cm)
 			if err != nil {
 				return err
 			}
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
-			plan, err := dc.checker.Plan(c.Context, targets, dc.zones)
-			if err != nil {
-				return planError(err)
-			}
-			if err := checkPairs(plan); err != nil {
-				return err
-			}
-			if err := dc.checkLimits(plan); err != nil {
-				return err
-			}
-			r := cm.newReport(st.args, dc.key)
-			var onResult func(*dnsbl.Result)
-			if cm.format == "jsonl" {
-				if err := cm.startJSONL(r, dc.only); err != nil {
-					return err
+			o.Targets = targets
+			return cm.run(c.Context, func(ctx context.Context, o check.Options) (*report.Report, error) {
+				o.OnPlanned = func() error {
+					cm.progress.Phase("DNSBL", "lookups")
+					if cm.format == "jsonl" { // the run line once the plan is valid, then one line per result
+						return cm.startJSONL(o.Report, o.Only)
+					}
+					return nil
 				}
-				onResult = cm.jsonl.Result
-			}
-			cm.progress.Phase("DNSBL", "lookups")
-			// Compact results: memory does not grow with clean answers; the
-			// renderers iterate the set (All), the verdict reads the rest.
-			run := dc.checker.RunSet(c.Context, plan, onResult)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: notClean(run.Set), All: run.Set, Only: dc.only, Coverage: report.NewCoverage(plan.Families())}
-			noteDirect(r)
-			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
+				if cm.format == "jsonl" {
+					o.OnResult = func(r *dnsbl.Result) { cm.jsonl.Result(r) }
+				}
+				return check.RunDNSBL(ctx, o)
+			}, o)
 		},
 	}
 }
 
-// dnsblRun is what the dnsbl flags configure; check uses it too.
-type dnsblRun struct {
-	catalog []dnsbl.Zone
-	zones   []dnsbl.Zone
-	checker *dnsbl.Checker
-	key     string
-	only    []dnsbl.Status // --only
-	permit  bool           // --i-have-permission
-}
-
-// checkLimits refuses (exit 2) a plan over a zone's free daily limit unless
-// --i-have-permission is given.
-func (dc *dnsblRun) checkLimits(plan *dnsbl.Plan) error {
-	if dc.permit {
-		return nil
-	}
-	if err := plan.CheckDailyLimits(); err != nil {
-		return &usageError{err}
-	}
-	return nil
-}
-
-// notClean materialises the results that are not clean.
-func notClean(set *dnsbl.ResultSet) []dnsbl.Result {
-	var out []dnsbl.Result
-	set.Each(func(r *dnsbl.Result) bool {
-		if r.Status != dnsbl.StatusClean {
-			out = append(out, *r)
-		}
-		return true
-	})
-	return out
-}
-
-// parseOnly reads --only (statuses, comma-separated or repeated).
-func parseOnly(vals []string) ([]dnsbl.Status, error) {
-	var out []dnsbl.Status
-	for _, v := range vals {
-		for _, f := range strings.Split(v, ",") {
-			s := dnsbl.Status(strings.TrimSpace(strings.ToLower(f)))
-			switch s {
-			case dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone:
-				if !slices.Contains(out, s) {
-					out = append(out, s)
-				}
-			default:
-				return nil, usagef("invalid --only %q (accepted: listed, clean, allowed, error, not_done, comma-separated)", f)
-			}
-		}
-	}
-	return out, nil
-}
-
-func loadCatalog(c *cli.Context) ([]dnsbl.Zone, error) {
-	path := c.String("catalog")
-	if path == "" {
+// loadCatalog reads --catalog, or returns the built-in catalogue.
+func (a *dnsblArgs) loadCatalog() ([]dnsbl.Zone, error) {
+	if a.catalog == "" {
 		return dnsbl.Builtin(), nil
 	}
-	f, err := os.Open(path)
+	f, err := os.Open(a.catalog)
 	if err != nil {
 		return nil, usagef("cannot read --catalog: %v", err)
 	}
 	defer f.Close()
 	cat, err := dnsbl.LoadCatalog(f)
 	if err != nil {
-		return nil, usagef("invalid --catalog %s: %v", path, err)
+		return nil, usagef("invalid --catalog %s: %v", a.catalog, err)
 	}
 	return cat, nil
 }
 
-func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
-	if n := c.Int("dns-concurrency"); n < 1 || n > 4096 {
-		return nil, usagef("invalid --dns-concurrency %d (accepted: 1 to 4096)", n)
+// options validates the DNSBL flags and returns the run's options: the
+// checker, the zones and catalogue, the report with the DQS key redacted.
+func (a *dnsblArgs) options(cm *common) (check.Options, error) {
+	if a.concurrency < 1 || a.concurrency > 4096 {
+		return check.Options{}, usagef("invalid --dns-concurrency %d (accepted: 1 to 4096)", a.concurrency)
 	}
-	if q := c.Float64("qps"); q < 0 {
-		return nil, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", q)
+	if a.qps < 0 {
+		return check.Options{}, usagef("invalid --qps %v (accepted: 0 for no limit, or a positive rate)", a.qps)
 	}
-	if m := c.Int("max-addresses"); m < 1 {
-		return nil, usagef("invalid --max-addresses %d (want a positive number)", m)
+	if a.maxAddresses < 1 {
+		return check.Options{}, usagef("invalid --max-addresses %d (want a positive number)", a.maxAddresses)
 	}
-	cat, err := loadCatalog(c)
+	cat, err := a.loadCatalog()
 	if err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
-	files, err := loadZoneFiles(c.StringSlice("zone-file"))
+	files, err := loadZoneFiles(a.zoneFiles.Value())
 	if err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
 	var local []string
 	for _, f := range files {
 		local = append(local, f.zone) // with only --zone-file, only those zones
 	}
-	zones, err := selectZones(c, cat, local...)
+	zones, err := a.selectZones(cat, local...)
 	if err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
 	if err := attachZoneFiles(cat, zones, files); err != nil {
-		return nil, err
+		return check.Options{}, err
 	}
-	key := c.String("dqs-key")
-	direct, err := dnsbl.ParseDirectMode(c.String("direct"))
+	only, err := parseOnly(a.only.Value())
 	if err != nil {
-		return nil, &usageError{err}
+		return check.Options{}, err
 	}
-	if p := c.Int("direct-port"); p < 0 || p > 65535 {
-		return nil, usagef("invalid --direct-port %d (accepted: 1 to 65535)", p)
+	direct, err := dnsbl.ParseDirectMode(a.direct)
+	if err != nil {
+		return check.Options{}, &usageError{err}
+	}
+	if a.directPort < 0 || a.directPort > 65535 {
+		return check.Options{}, usagef("invalid --direct-port %d (accepted: 1 to 65535)", a.directPort)
 	}
 	public := false
 	for _, s := range cm.resolvers {
@@ -213,43 +180,41 @@ func newDNSBLRun(c *cli.Context, cm *common) (*dnsblRun, error) {
 	var resolver dnsbl.Exchanger = cm.dns
 	if mux, err := dnsmux.New(cm.dns); err == nil {
 		resolver = mux
+		cm.closers = append(cm.closers, mux.Close)
 	}
 	checker, err := dnsbl.New(dnsbl.Options{
 		Resolver:     cm.progress.resolver(resolver),
-		Concurrency:  c.Int("dns-concurrency"),
-		QPS:          c.Float64("qps"),
-		DQSKey:       key,
-		MaxAddresses: c.Int("max-addresses"),
+		Concurrency:  a.concurrency,
+		QPS:          a.qps,
+		DQSKey:       a.dqsKey,
+		MaxAddresses: a.maxAddresses,
 		Progress:     cm.progress.counter(),
 
 		Direct:         direct,
 		PublicResolver: public,
-		DirectPort:     c.Int("direct-port"),
-		DirectTimeout:  c.Duration("timeout"),
+		DirectPort:     a.directPort,
+		DirectTimeout:  cm.timeout,
 	})
 	if err != nil {
-		return nil, &usageError{err}
+		return check.Options{}, &usageError{err}
 	}
-	only, err := parseOnly(c.StringSlice("only"))
-	if err != nil {
-		return nil, err
-	}
-	return &dnsblRun{catalog: cat, zones: zones, checker: checker, key: key, only: only, permit: c.Bool("i-have-permission")}, nil
+	o := cm.options(a.dqsKey)
+	o.DNSBL, o.Zones, o.Catalog = checker, zones, cat
+	o.Only, o.OverLimit = only, a.permit
+	return o, nil
 }
 
-// zonesFlag is --zones: a group name or a comma list of zones and groups.
-func zonesFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "zones", Category: catDNSBL, EnvVars: []string{"BLPROBE_ZONES"},
-		Usage: "zones to check: `default`, extended (every live free list), all (also keyed and opt-in lists), or a comma list of zones and groups"}
-}
-
-// selectZones resolves --zones and --zone, plus the zones of local data
-// files, against the catalogue. Nothing given selects the default group; a
-// dead zone or a malformed name is a usage error.
-func selectZones(c *cli.Context, cat []dnsbl.Zone, local ...string) ([]dnsbl.Zone, error) {
+// selectZones resolves --zones and --zone against the catalogue. Nothing
+// given selects the default group; a dead zone or a malformed name is a
+// usage error.
+func (a *dnsblArgs) selectZones(cat []dnsbl.Zone, local ...string) ([]dnsbl.Zone, error) {
 	names := append([]string(nil), local...)
-	for _, flag := range []string{"zones", "zone"} {
-		for _, v := range c.StringSlice(flag) {
+	for _, f := range []struct {
+		flag   string
+		values []string
+	}{{"zones", a.zones.Value()}, {"zone", a.zone.Value()}} {
+		flag := f.flag
+		for _, v := range f.values {
 			for _, z := range strings.Split(v, ",") {
 				z = strings.TrimSpace(z)
 				if z == "" {
@@ -272,58 +237,23 @@ func selectZones(c *cli.Context, cat []dnsbl.Zone, local ...string) ([]dnsbl.Zon
 	return zones, nil
 }
 
-// noteDirect says in the report which zones were answered by their own
-// nameservers because the resolver was refused; a public-resolver warning
-// gets the fix that worked appended.
-func noteDirect(r *report.Report) {
-	if r.DNSBL == nil {
-		return
-	}
-	var via []string
-	for _, z := range r.DNSBL.Zones {
-		if strings.HasPrefix(z.Path, dnsbl.PathDirect+":") {
-			via = append(via, z.Zone+" via "+strings.TrimPrefix(z.Path, dnsbl.PathDirect+":"))
+// parseOnly reads --only (statuses, comma-separated or repeated).
+func parseOnly(vals []string) ([]dnsbl.Status, error) {
+	var out []dnsbl.Status
+	for _, v := range vals {
+		for _, f := range strings.Split(v, ",") {
+			s := dnsbl.Status(strings.TrimSpace(strings.ToLower(f)))
+			switch s {
+			case dnsbl.StatusListed, dnsbl.StatusClean, dnsbl.StatusAllowed, dnsbl.StatusError, dnsbl.StatusNotDone:
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			default:
+				return nil, usagef("invalid --only %q (accepted: listed, clean, allowed, error, not_done, comma-separated)", f)
+			}
 		}
 	}
-	if len(via) == 0 {
-		return
-	}
-	what := "zones were answered through their"
-	if len(via) == 1 {
-		what = "zone was answered through its"
-	}
-	fix := fmt.Sprintf("%d %s own nameservers instead of the resolver (--direct): %s", len(via), what, strings.Join(via, ", "))
-	for i, w := range r.Warnings {
-		if strings.Contains(w, "a public resolver") {
-			r.Warnings[i] = w + " The fix that worked here: " + fix + "."
-			return
-		}
-	}
-	r.Warnings = append(r.Warnings, fix)
-}
-
-// checkPairs refuses a run in which no selected zone applies to any target
-// (e.g. only domain lists for IP addresses): it would check nothing and
-// report "clean".
-func checkPairs(plan *dnsbl.Plan) error {
-	if plan.Pairs() > 0 {
-		return nil
-	}
-	var names []string
-	for _, z := range plan.Zones() {
-		names = append(names, fmt.Sprintf("%s (%s)", z.Zone, z.Kind))
-	}
-	return usagef("none of the selected zones applies to these targets: %s; IP zones take addresses, domain zones take hostnames", strings.Join(names, ", "))
-}
-
-// planError maps target problems (bad hostname, too many addresses) to exit 2
-// and anything else (e.g. the resolver is unreachable) to exit 3.
-func planError(err error) error {
-	var te *dnsbl.TargetError
-	if errors.As(err, &te) {
-		return &usageError{err}
-	}
-	return &failure{err}
+	return out, nil
 }
 
 // zoneFile is one --zone-file ZONE=[TYPE:]PATH.

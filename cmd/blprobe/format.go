@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
 
@@ -43,9 +42,8 @@ const (
 // (0: no limit); else the terminal's width when stdout is a terminal;
 // else $COLUMNS when stdout is not redirected to a file by -o; else no
 // limit, so that files, pipes and logs keep every line whole.
-func reportWidth(c *cli.Context, st *streams, output string) (int, error) {
-	if c.IsSet("width") {
-		w := c.Int("width")
+func reportWidth(w int, set bool, st *streams, output string) (int, error) {
+	if set {
 		if w != 0 && (w < minWidth || w > maxWidth) {
 			return 0, usagef("invalid --width %d (accepted: 0 for no limit, or %d to %d columns)", w, minWidth, maxWidth)
 		}

@@ -114,7 +114,7 @@ func printHelp(w io.Writer, templ string, data any) {
 		}
 	}
 	b.WriteString("\n" + exitHelp + "\n")
-	io.WriteString(w, b.String())
+	_, _ = io.WriteString(w, b.String()) // cli.HelpPrinter has no error to return; stdout failing shows nowhere else
 }
 
 // helpWidth is the width help text is wrapped to.

@@ -2,15 +2,19 @@
 // the sending IP up on DNS blocklists, asks every MX of the bouncing domains at
 // the RCPT stage (never sending DATA), and writes one report for the ticket.
 //
-// This file and its siblings only turn flags into options, call the dnsbl,
-// smtpcheck and report packages, and map outcomes to exit codes.
+// This file and its siblings only turn flags into options, call the check,
+// dnsbl, smtpcheck and egress packages, and pick a report renderer.
 package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/blprobe/blprobe/report"
 )
 
 func main() {
@@ -18,8 +22,28 @@ func main() {
 	// was lost), not in a silent death by SIGPIPE: with SIGPIPE ignored, the
 	// write returns EPIPE (see os/signal, "SIGPIPE").
 	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go onSignals(sigs, cancel, os.Stderr, os.Exit)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
+}
+
+// onSignals cancels the run at the first SIGINT/SIGTERM, so that it stops
+// and still writes the partial report, and exits at once (exit 3, no
+// report) at the second.
+func onSignals(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
+	if _, ok := <-sigs; !ok {
+		return
+	}
+	cancel()
+	fmt.Fprintln(stderr, "blprobe: interrupted: writing the partial report (interrupt again to exit at once)")
+	if _, ok := <-sigs; !ok {
+		return
+	}
+	fmt.Fprintln(stderr, "blprobe: interrupted again: exiting without a report")
+	exit(report.ExitInconclusive)
 }

@@ -1,41 +1,57 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/mailauth"
 	"github.com/blprobe/blprobe/migrate"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-func migrateCommand(st *streams) *cli.Command {
-	flags := append(commonFlags(), dnsblFlags()...)
-	for _, f := range smtpFlags(false) {
+// migrateFlags are the values of migrate's flags: the common, DNSBL and
+// SMTP groups (MAIL FROM is --mail-from here, --helo is the name used
+// after the move, and the sources are the old and new addresses) and its
+// own --from, --domain and --to.
+type migrateFlags struct {
+	common commonArgs
+	dnsbl  dnsblArgs
+	smtp   smtpArgs
+	old    string
+	domain cli.StringSlice
+	to     cli.StringSlice
+}
+
+func (a *migrateFlags) flags() []cli.Flag {
+	flags := append(a.common.flags(), a.dnsbl.flags()...)
+	for _, f := range a.smtp.flags() {
 		switch f.Names()[0] {
 		case "from": // --from is the old address here; MAIL FROM is --mail-from
-			flags = append(flags, &cli.StringFlag{Name: "mail-from", EnvVars: []string{"BLPROBE_MAIL_FROM"}, Usage: "MAIL FROM `ADDRESS` of the SMTP probes (default: postmaster@ + the HELO name)"})
+			flags = append(flags, &cli.StringFlag{Name: "mail-from", EnvVars: []string{"BLPROBE_MAIL_FROM"}, Destination: &a.smtp.from, Usage: "MAIL FROM `ADDRESS` of the SMTP probes (default: postmaster@ + the HELO name)"})
 		case "helo":
-			flags = append(flags, &cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Usage: "the HELO `NAME` the server will use after the move: it must resolve to the new address; also the EHLO of the SMTP probes"})
+			flags = append(flags, &cli.StringFlag{Name: "helo", EnvVars: []string{"BLPROBE_HELO"}, Destination: &a.smtp.helo, Usage: "the HELO `NAME` the server will use after the move: it must resolve to the new address; also the EHLO of the SMTP probes"})
 		case "source-ip": // the sources are the old and new addresses
 		default:
 			flags = append(flags, f)
 		}
 	}
-	flags = append(flags,
-		&cli.StringFlag{Name: "from", Usage: "the `OLD_IP` mail is sent from today"},
-		&cli.StringSliceFlag{Name: "domain", EnvVars: []string{"BLPROBE_DOMAIN"}, Usage: "sender `DOMAIN` whose SPF and DMARC must authorise the new address (repeatable)"},
-		&cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Usage: "`DOMAIN` whose MX to probe at the RCPT stage from each address that is local (repeatable)"},
+	flags = append(flags, a.smtp.fam.flags(catSMTP, "probe")...)
+	return append(flags,
+		&cli.StringFlag{Name: "from", Destination: &a.old, Usage: "the `OLD_IP` mail is sent from today"},
+		&cli.StringSliceFlag{Name: "domain", EnvVars: []string{"BLPROBE_DOMAIN"}, Destination: &a.domain, Usage: "sender `DOMAIN` whose SPF and DMARC must authorise the new address (repeatable)"},
+		&cli.StringSliceFlag{Name: "to", EnvVars: []string{"BLPROBE_TO"}, Destination: &a.to, Usage: "`DOMAIN` whose MX to probe at the RCPT stage from each address that is local (repeatable)"},
 	)
+}
+
+func migrateCommand(st *streams) *cli.Command {
+	var f migrateFlags
 	return &cli.Command{
 		Name:      "migrate",
 		Usage:     "pre-migration readiness: old and new sending address side by side (listings, rDNS, HELO, SPF, DMARC, SMTP, port 25)",
@@ -45,13 +61,13 @@ func migrateCommand(st *streams) *cli.Command {
 			"reject policy. SMTP runs from an address only when it is an address of this machine; otherwise the\n" +
 			"row says to run blprobe check from the new network after cut-over (exit 3).\n" +
 			"Example: blprobe migrate --from 192.0.2.7 198.51.100.7 --domain example.com --to gmail.com --helo mail.example.com",
-		Flags: flags,
+		Flags: f.flags(),
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := f.common.setup(st)
 			if err != nil {
 				return err
 			}
-			return runMigrate(c, cm)
+			return f.run(c, cm)
 		},
 	}
 }
@@ -67,9 +83,9 @@ type migrateArgs struct {
 	sopts   smtpcheck.Options
 }
 
-func parseMigrate(c *cli.Context, cm *common) (*migrateArgs, error) {
+func (f *migrateFlags) parse(c *cli.Context, cm *common) (*migrateArgs, error) {
 	a := &migrateArgs{}
-	from := strings.TrimSpace(c.String("from"))
+	from := strings.TrimSpace(f.old)
 	if from == "" {
 		return nil, usagef("migrate needs --from OLD_IP (the address mail is sent from today)")
 	}
@@ -92,7 +108,7 @@ func parseMigrate(c *cli.Context, cm *common) (*migrateArgs, error) {
 	if a.target, err = dnsbl.ParseTarget(arg); err != nil {
 		return nil, &usageError{err}
 	}
-	doms := c.StringSlice("domain")
+	doms := f.domain.Value()
 	if len(doms) == 0 {
 		return nil, usagef("migrate needs --domain SENDER_DOMAIN (the domain in the envelope sender and From: of your mail)")
 	}
@@ -103,172 +119,44 @@ func parseMigrate(c *cli.Context, cm *common) (*migrateArgs, error) {
 	if len(senderRcpts) > 0 {
 		return nil, usagef("invalid --domain %q (want the sender domain, e.g. example.org, not an address)", senderRcpts[0])
 	}
-	if to := c.StringSlice("to"); len(to) > 0 {
-		var toRcpts []string
-		if a.to, toRcpts, err = parseDomains(to); err != nil {
+	if to := f.to.Value(); len(to) > 0 {
+		if a.to, _, err = parseDomains(to); err != nil {
 			return nil, err
 		}
-		if a.sopts, err = smtpOptions(c, cm, "smtp-concurrency"); err != nil {
+		if a.sopts, err = f.smtp.options(cm, a.to, to); err != nil {
 			return nil, err
 		}
-		if err := addRcpts(&a.sopts, a.to, toRcpts); err != nil {
-			return nil, err
-		}
-	} else if h := c.String("helo"); h != "" && !validHELO(h) {
+	} else if h := f.smtp.helo; h != "" && !validHELO(h) {
 		return nil, usagef("invalid --helo %q (want the fully qualified name the server will use after the move)", h)
 	}
-	a.helo = c.String("helo")
+	a.helo = f.smtp.helo
 	return a, nil
 }
 
-// mailFrom is the MAIL FROM flag of the running command: migrate calls it
-// --mail-from because its --from is the old address.
-func mailFrom(c *cli.Context) string {
-	if c.Command != nil && c.Command.Name == "migrate" {
-		return c.String("mail-from")
-	}
-	return c.String("from")
-}
-
-func runMigrate(c *cli.Context, cm *common) error {
-	ctx := c.Context
-	a, err := parseMigrate(c, cm)
+func (f *migrateFlags) run(c *cli.Context, cm *common) error {
+	a, err := f.parse(c, cm)
 	if err != nil {
 		return err
 	}
-	dc, err := newDNSBLRun(c, cm)
+	o, err := f.dnsbl.options(cm)
 	if err != nil {
 		return err
 	}
 	if err := cm.checkOutput(); err != nil {
 		return err
 	}
-	in, err := gatherMigrate(ctx, cm, dc, a)
-	if err != nil {
-		return err
+	o.Domains, o.SMTP, o.IsLocal = a.to, a.sopts, isLocal
+	o.Report = cm.newReport(cm.st.args, f.dnsbl.dqsKey) // tool, redacted argv, resolvers, warnings
+	in, err := check.Migrate(c.Context, o, check.Move{Old: a.old, New: a.target, Prefix: a.prefix, Senders: a.domains, HELO: a.helo})
+	cm.dns.Close() // every query is done: release the pooled sockets
+	var ie *check.InputError
+	switch {
+	case errors.As(err, &ie):
+		return &usageError{err}
+	case err != nil:
+		return &failure{err}
 	}
-	in.Command = cm.newReport(cm.st.args, dc.key).Command // redacted argv
-	r := migrate.Build(*in)
-	return writeMigrate(cm, r, dc.key)
-}
-
-// gatherMigrate collects everything migrate.Build needs: DNSBL results,
-// reverse DNS, SPF and DMARC, and SMTP from the addresses that are local.
-// It is the one place that queries the network, so that it can be swapped
-// for the check library's pipeline.
-func gatherMigrate(ctx context.Context, cm *common, dc *dnsblRun, a *migrateArgs) (*migrate.Inputs, error) {
-	in := &migrate.Inputs{
-		Tool: report.Tool{Name: "blprobe", Version: toolVersion()}, Started: time.Now().UTC(),
-		Resolvers: cm.resolvers, Warnings: append([]string{}, cm.warnings...),
-		NewTarget: a.target.Input, Catalog: dc.catalog, Domains: a.domains, SMTPDomains: a.to, HELO: a.helo,
-	}
-	if in.NewTarget == "" {
-		in.NewTarget = a.prefix.String()
-	}
-	if len(a.to) == 0 {
-		in.Warnings = append(in.Warnings, "no --to domain given: SMTP acceptance and outbound port 25 were not checked")
-	}
-	if a.helo == "" {
-		in.Warnings = append(in.Warnings, "no --helo given: whether the HELO name used after the move resolves to the new address was not checked")
-	}
-	oldT, err := dnsbl.ParseTarget(a.old.String())
-	if err != nil {
-		return nil, &usageError{err}
-	}
-
-	// 1. Listings of both.
-	plan, err := dc.checker.Plan(ctx, []dnsbl.Target{oldT, a.target}, dc.zones)
-	if err != nil {
-		return nil, planError(err)
-	}
-	if err := checkPairs(plan); err != nil {
-		return nil, err
-	}
-	run := dc.checker.Run(ctx, plan)
-	in.Zones = run.Zones
-
-	// The new addresses: all of a small range, the first maxRDNS of a larger one.
-	var news []netip.Addr
-	for ip := a.prefix.Addr(); a.prefix.Contains(ip); ip = ip.Next() {
-		if len(news) == maxRDNS {
-			break
-		}
-		news = append(news, ip)
-	}
-	in.RangeSize = rangeSize(a.prefix)
-	if in.RangeSize > len(news) {
-		in.Warnings = append(in.Warnings, fmt.Sprintf("reverse DNS, SPF and SMTP were checked for the first %d of %d addresses of %s only", len(news), in.RangeSize, a.prefix))
-	}
-	sides := make([]migrate.Side, len(news)+1)
-	for i, ip := range append([]netip.Addr{a.old}, news...) {
-		sides[i].Addr = ip
-	}
-	byIP := map[string][]dnsbl.Result{}
-	for _, res := range run.Results {
-		byIP[res.IP] = append(byIP[res.IP], res)
-	}
-	for i := range sides {
-		sides[i].DNSBL = byIP[sides[i].Addr.String()]
-	}
-
-	// 2. Reverse DNS and HELO; 3. SPF for each domain.
-	heloName := a.helo
-	g := new(errgroup.Group)
-	g.SetLimit(16)
-	for i := range sides {
-		sides[i].SPF = make([]mailauth.SPF, len(a.domains))
-		g.Go(func() error {
-			rd := checkRDNS(ctx, cm, []netip.Addr{sides[i].Addr}, heloName)[0]
-			sides[i].RDNS = &rd
-			for j, d := range a.domains {
-				sides[i].SPF[j] = mailauth.CheckSPF(ctx, cm.dns, d, sides[i].Addr)
-			}
-			return nil
-		})
-	}
-	g.Wait()
-
-	// 4. DMARC, and the SPF record to publish when the new range fails.
-	for j, d := range a.domains {
-		in.DMARC = append(in.DMARC, mailauth.CheckDMARC(ctx, cm.dns, d))
-		var sg *mailauth.Suggestion
-		for _, s := range sides[1:] {
-			if s.SPF[j].Result != mailauth.Pass {
-				sg = mailauth.Suggest(ctx, cm.dns, s.SPF[j], a.prefix, a.old)
-				break
-			}
-		}
-		in.Suggestions = append(in.Suggestions, sg)
-	}
-
-	// 5. SMTP from each side that is an address of this machine; the old
-	// column falls back to this machine's default address (this network).
-	if len(a.to) > 0 {
-		if isLocal(a.old) {
-			sides[0].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{a.old}, a.sopts)
-		} else {
-			sides[0].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{{}}, a.sopts)
-			sides[0].SMTPNote = fmt.Sprintf("from %s: %s is not an address of this machine", orUnknown(usedSources(sides[0].SMTP)), a.old)
-		}
-		for i := 1; i < len(sides) && i <= maxSMTPSources; i++ {
-			if isLocal(sides[i].Addr) {
-				sides[i].SMTP = smtpcheck.RunFrom(ctx, a.to, []netip.Addr{sides[i].Addr}, a.sopts)
-			}
-		}
-	}
-	in.Old, in.New = sides[0], sides[1:]
-	in.Interrupted = ctx.Err() != nil
-	in.Finished = time.Now().UTC()
-	return in, nil
-}
-
-// rangeSize is the number of addresses of p, capped at 1<<30.
-func rangeSize(p netip.Prefix) int {
-	host := p.Addr().BitLen() - p.Bits()
-	if host >= 30 {
-		return 1 << 30
-	}
-	return 1 << host
+	return writeMigrate(cm, migrate.Build(*in), f.dnsbl.dqsKey)
 }
 
 func writeMigrate(cm *common, r *migrate.Report, secret string) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/internal/smtptest"
 	"github.com/blprobe/blprobe/migrate"
 )
@@ -147,7 +148,7 @@ func TestMigratePBLBlocker(t *testing.T) {
 func TestMigrateNewNotLocal(t *testing.T) {
 	_, srv, args := migrateLab(t)
 	isLocal = func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.20") }
-	t.Cleanup(func() { isLocal = canBind })
+	t.Cleanup(func() { isLocal = check.CanBind })
 	r, res := migrateJSON(t, append(args, "127.0.0.21", "--domain", "wide.test", "--to", "example.test")...)
 	if res.code != 3 || r.Verdict != migrate.VerdictInconclusive {
 		t.Fatalf("exit %d verdict %s", res.code, r.Verdict)
@@ -208,7 +209,7 @@ func TestMigrateUsage(t *testing.T) {
 func TestMigrateNeitherLocalAndSecrets(t *testing.T) {
 	_, srv, args := migrateLab(t)
 	isLocal = func(netip.Addr) bool { return false }
-	t.Cleanup(func() { isLocal = canBind })
+	t.Cleanup(func() { isLocal = check.CanBind })
 	const key = "SeCrEtKey1234"
 	args = append(args, "127.0.0.21", "--domain", "wide.test", "--to", "example.test", "--dqs-key", key)
 	r, res := migrateJSON(t, args...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -15,10 +14,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/internal/correlate"
+	"github.com/blprobe/blprobe/egress"
 	"github.com/blprobe/blprobe/internal/dnsclient"
-	"github.com/blprobe/blprobe/internal/egress"
 	"github.com/blprobe/blprobe/report"
 	"github.com/blprobe/blprobe/serve"
 	"github.com/blprobe/blprobe/smtpcheck"
@@ -27,7 +26,22 @@ import (
 // defaultListen is loopback: exposing the exporter is a deliberate choice.
 const defaultListen = "127.0.0.1:9745"
 
+// serveArgs are the values of serve's flags.
+type serveArgs struct {
+	config, checkConfig, listen, webConfig string
+}
+
+func (a *serveArgs) flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", EnvVars: []string{"BLPROBE_CONFIG"}, Destination: &a.config, Usage: "YAML config `FILE` (see examples/serve.yaml)", TakesFile: true},
+		&cli.StringFlag{Name: "check-config", Destination: &a.checkConfig, Usage: "validate the config `FILE` (and --web.config.file), print a summary, exit", TakesFile: true},
+		&cli.StringFlag{Name: "listen", EnvVars: []string{"BLPROBE_LISTEN"}, Destination: &a.listen, Value: defaultListen, Usage: "HTTP listen `ADDR`"},
+		&cli.StringFlag{Name: "web.config.file", EnvVars: []string{"BLPROBE_WEB_CONFIG_FILE"}, Destination: &a.webConfig, Usage: "exporter-toolkit web config `FILE` (TLS, basic auth)", TakesFile: true},
+	}
+}
+
 func serveCommand(st *streams) *cli.Command {
+	var a serveArgs
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "run as a Prometheus exporter: scheduled checks from a config file, /metrics, /probe, /report",
@@ -36,33 +50,27 @@ func serveCommand(st *streams) *cli.Command {
 			"/metrics, on-demand checks of allow-listed targets on /probe (blackbox-exporter style), the latest\n" +
 			"JSON report on /report?target=…, and /healthz, /readyz. TLS and basic auth: --web.config.file.\n" +
 			"Example: blprobe serve --config /etc/blprobe/serve.yaml",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", EnvVars: []string{"BLPROBE_CONFIG"}, Usage: "YAML config `FILE` (see examples/serve.yaml)", TakesFile: true},
-			&cli.StringFlag{Name: "check-config", Usage: "validate the config `FILE` (and --web.config.file), print a summary, exit", TakesFile: true},
-			&cli.StringFlag{Name: "listen", EnvVars: []string{"BLPROBE_LISTEN"}, Value: defaultListen, Usage: "HTTP listen `ADDR`"},
-			&cli.StringFlag{Name: "web.config.file", EnvVars: []string{"BLPROBE_WEB_CONFIG_FILE"}, Usage: "exporter-toolkit web config `FILE` (TLS, basic auth)", TakesFile: true},
-		},
+		Flags: a.flags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("serve takes no arguments (got %q); give --config FILE", c.Args().First())
 			}
-			if path := c.String("check-config"); path != "" {
-				return checkServeConfig(st, path, c.String("web.config.file"))
+			if a.checkConfig != "" {
+				return checkServeConfig(st, a.checkConfig, a.webConfig)
 			}
-			path := c.String("config")
-			if path == "" {
+			if a.config == "" {
 				return usagef("serve needs --config FILE (see examples/serve.yaml), or --check-config FILE")
 			}
-			cfg, err := loadServeConfig(st, path)
+			cfg, err := loadServeConfig(st, a.config)
 			if err != nil {
 				return err
 			}
-			if wc := c.String("web.config.file"); wc != "" {
-				if err := web.Validate(wc); err != nil {
-					return usagef("invalid --web.config.file %s: %v", wc, err)
+			if a.webConfig != "" {
+				if err := web.Validate(a.webConfig); err != nil {
+					return usagef("invalid --web.config.file %s: %v", a.webConfig, err)
 				}
 			}
-			return runServe(c.Context, st, cfg, c.String("listen"), c.String("web.config.file"))
+			return runServe(c.Context, st, cfg, a.listen, a.webConfig)
 		},
 	}
 }
@@ -170,7 +178,7 @@ func runServe(ctx context.Context, st *streams, cfg *serve.Config, listen, webCo
 			log.Warn("public resolver: DNSBLs refuse or answer falsely through public resolvers; use a local recursive resolver", "resolver", s, "operator", op)
 		}
 	}
-	if cfg.SMTP.SourceIP.IsValid() && !canBind(cfg.SMTP.SourceIP) {
+	if cfg.SMTP.SourceIP.IsValid() && !check.CanBind(cfg.SMTP.SourceIP) {
 		return usagef("smtp.source_ip %s is not an address of this machine (cannot bind to it)", cfg.SMTP.SourceIP)
 	}
 	var key string
@@ -223,11 +231,10 @@ func runServe(ctx context.Context, st *streams, cfg *serve.Config, listen, webCo
 	return nil
 }
 
-// pipelineRunner is the one adapter between serve and the check pipeline:
-// it runs a serve.Job with the same functions "blprobe check" uses (egress
-// detection, dnsbl.Checker, checkRDNS, runSMTPFrom, correlate.Analyze). When
-// the check library lands, Run becomes a call of check.Run with the same
-// inputs.
+// pipelineRunner is the one adapter between serve and the check library:
+// it turns a serve.Job into check.Options and runs check.Run — a dnsbl job
+// runs the DNSBL and reverse-DNS parts, an smtp job the SMTP part — each
+// with its own DNS client (memo per run, never across runs).
 type pipelineRunner struct {
 	cfg     *serve.Config
 	servers []string
@@ -243,73 +250,49 @@ func (p *pipelineRunner) Run(ctx context.Context, job serve.Job) (*report.Report
 		return nil, fmt.Errorf("%s %s: %w", job.Kind, job.Target, err)
 	}
 	client.Memo = true // per run, as in the CLI: never across runs
-	st := &streams{args: jobArgs(job), stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
-	cm := &common{st: st, dns: client, resolvers: client.Servers}
-	r := cm.newReport(st.args, p.dqsKey)
-
-	var given []dnsbl.Target
-	if job.Target == "auto" {
-		eo := egress.Options{Resolver: client, Timeout: p.cfg.Timeout, Retries: p.cfg.Retries, IPv4: true, IPv6: true, Sources: egress.DefaultSources()}
-		r.Egress = egress.Detect(ctx, eo)
-		r.Egress.IPSource = true
-		for _, ip := range egressIPs(r.Egress) {
-			if t, err := dnsbl.ParseTarget(ip); err == nil {
-				given = append(given, t)
-			}
-		}
-		if len(given) == 0 {
-			r.Warnings = append(r.Warnings, "could not determine the egress IP (the sources disagree or none answered)")
-		}
-	} else {
+	defer client.Close()
+	r := report.New(report.Tool{Name: "blprobe", Version: toolVersion()}, jobArgs(job), p.dqsKey)
+	r.Resolvers = client.Servers
+	o := check.Options{
+		Resolver: client,
+		Catalog:  p.catalog,
+		Egress:   egress.Options{Resolver: client, Timeout: p.cfg.Timeout, Retries: p.cfg.Retries},
+		Report:   r,
+		IsLocal:  isLocal,
+		// serve budgets queries itself (config daily_limit, qps per zone).
+		OverLimit: true,
+	}
+	if job.Target != "auto" {
 		t, err := dnsbl.ParseTarget(job.Target)
 		if err != nil {
 			return nil, err
 		}
-		given = []dnsbl.Target{t}
+		o.Targets = []dnsbl.Target{t}
 	}
-
-	var checked []netip.Addr
 	switch job.Kind {
 	case serve.KindDNSBL:
-		if len(given) > 0 {
-			checker, err := dnsbl.New(dnsbl.Options{Resolver: client, QPS: job.QPS, DQSKey: p.dqsKey})
-			if err != nil {
-				return nil, fmt.Errorf("dnsbl %s: %w", job.Target, err)
-			}
-			plan, err := checker.Plan(ctx, given, dnsbl.Select(p.catalog, job.Zones))
-			if err != nil {
-				return nil, fmt.Errorf("dnsbl %s: %w", job.Target, err)
-			}
-			if err := checkPairs(plan); err != nil {
-				return nil, fmt.Errorf("dnsbl %s: %w", job.Target, err)
-			}
-			run := checker.Run(ctx, plan)
-			r.DNSBL = &report.DNSBL{Zones: run.Zones, Results: run.Results, Coverage: report.NewCoverage(plan.Families())}
-			noteDirect(r)
-			checked = checkedAddrs(given, run.Results)
-			if len(checked) > maxRDNS {
-				checked = checked[:maxRDNS]
-			}
-			r.RDNS = checkRDNS(ctx, cm, checked, p.cfg.SMTP.HELO)
+		o.Parts = check.PartDNSBL | check.PartRDNS
+		if o.DNSBL, err = dnsbl.New(dnsbl.Options{Resolver: client, QPS: job.QPS, DQSKey: p.dqsKey}); err != nil {
+			return nil, fmt.Errorf("dnsbl %s: %w", job.Target, err)
 		}
+		o.Zones = dnsbl.Select(p.catalog, job.Zones)
+		o.SMTP.HELO = p.cfg.SMTP.HELO // the rDNS part's HELO check
 	case serve.KindSMTP:
-		checked = checkedAddrs(given, nil)
+		o.Parts = check.PartSMTP
 		s := p.cfg.SMTP
-		o := smtpcheck.Options{Resolver: client, HELO: s.HELO, From: s.From, SourceIP: s.SourceIP, Port: s.Port,
+		o.Domains = job.To
+		o.SMTP = smtpcheck.Options{Resolver: client, HELO: s.HELO, From: s.From, SourceIP: s.SourceIP, Port: s.Port,
 			TLS: smtpcheck.TLSMode(s.TLS), ConnectTimeout: s.ConnectTimeout, CommandTimeout: s.CommandTimeout}
-		if o.HELO == "" {
-			o.HELO = smtpcheck.DefaultHELO() // "": smtpcheck greets with address literals and says so
+		if o.SMTP.HELO == "" {
+			o.SMTP.HELO = smtpcheck.DefaultHELO() // "": smtpcheck greets with address literals and says so
 		}
-		r.SMTP = runSMTPFrom(ctx, cm, r, job.To, o, checked, s.SourceIP.IsValid())
 	default:
 		return nil, fmt.Errorf("unknown check kind %q", job.Kind)
 	}
-	if ctx.Err() != nil {
-		r.Interrupted = true
+	r, err = check.Run(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", job.Kind, job.Target, err)
 	}
-	r.Finished = time.Now().UTC()
-	correlate.Analyze(r, p.catalog, checked)
-	r.Finalize() // last: the one verdict, from all the evidence
 	return r, nil
 }
 

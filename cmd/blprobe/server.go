@@ -14,8 +14,9 @@ import (
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-func serverFlag() cli.Flag {
-	return &cli.StringFlag{Name: "server", Category: catTarget, EnvVars: []string{"BLPROBE_SERVER"},
+// serverFlag is --server, its value written to dst.
+func serverFlag(dst *string) cli.Flag {
+	return &cli.StringFlag{Name: "server", Category: catTarget, EnvVars: []string{"BLPROBE_SERVER"}, Destination: dst,
 		Usage: "probe this server for the domains instead of their MX, like swaks --server: `HOST[:PORT]`, an IP or [IP]"}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -9,36 +10,74 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/blprobe/blprobe/internal/correlate"
-	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
-// smtpFlags are the flags of "smtp"; "check" takes them too. The number of
-// probes at once is --smtp-concurrency; in "smtp" alone its old name
-// --concurrency still works (in "check", --concurrency is the DNS one).
-func smtpFlags(concurrencyAlias bool) []cli.Flag {
+// familyArgs are -4 and -6, shared by the SMTP and egress flags of check.
+type familyArgs struct{ v4, v6 bool }
+
+func (a *familyArgs) flags(category, what string) []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "4", Category: category, Destination: &a.v4, Usage: what + " IPv4 only"},
+		&cli.BoolFlag{Name: "6", Category: category, Destination: &a.v6, Usage: what + " IPv6 only"},
+	}
+}
+
+func (a *familyArgs) validate() error {
+	if a.v4 && a.v6 {
+		return usagef("-4 and -6 exclude each other")
+	}
+	return nil
+}
+
+// smtpArgs are the values of the SMTP flags (smtp, check).
+type smtpArgs struct {
+	from           string
+	rcpt           cli.StringSlice
+	helo           string
+	sourceIP       string
+	port           int
+	tls            string
+	connectTimeout time.Duration
+	commandTimeout time.Duration
+	concurrency    int
+	seed           int64
+	seedSet        bool
+	fam            familyArgs
+
+	concurrencyAlias bool // --concurrency also names --smtp-concurrency (smtp alone; in check it is the DNS one)
+}
+
+// flags is the table of the SMTP flags; -4/-6 are not in it (see familyArgs).
+func (a *smtpArgs) flags() []cli.Flag {
 	var aliases, env []string
-	if concurrencyAlias {
+	if a.concurrencyAlias {
 		aliases, env = []string{"concurrency"}, []string{"BLPROBE_CONCURRENCY"}
 	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "from", Category: catSMTP, EnvVars: []string{"BLPROBE_FROM"}, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
-		&cli.StringSliceFlag{Name: "rcpt", Category: catSMTP, EnvVars: []string{"BLPROBE_RCPT"}, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
-		&cli.StringFlag{Name: "helo", Category: catSMTP, EnvVars: []string{"BLPROBE_HELO"}, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
-		&cli.StringFlag{Name: "source-ip", Category: catSMTP, EnvVars: []string{"BLPROBE_SOURCE_IP"}, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
-		&cli.IntFlag{Name: "port", Category: catSMTP, EnvVars: []string{"BLPROBE_PORT"}, Value: 25, Usage: "SMTP `PORT` (for tests and lab setups)"},
-		&cli.StringFlag{Name: "tls", Category: catSMTP, EnvVars: []string{"BLPROBE_TLS"}, Value: "opportunistic", Usage: "STARTTLS `MODE`: opportunistic, required or off"},
-		&cli.DurationFlag{Name: "connect-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Value: 10 * time.Second, Usage: "TCP connect timeout, a `DURATION`"},
-		&cli.DurationFlag{Name: "command-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Value: 30 * time.Second, Usage: "`DURATION` allowed for each complete server reply"},
-		&cli.IntFlag{Name: "smtp-concurrency", Aliases: aliases, Category: catSMTP, EnvVars: append([]string{"BLPROBE_SMTP_CONCURRENCY"}, env...), Value: 16, Usage: "`N` SMTP probes at once (never more than one per address)"},
-		&cli.BoolFlag{Name: "4", Category: catSMTP, Usage: "probe IPv4 addresses only"},
-		&cli.BoolFlag{Name: "6", Category: catSMTP, Usage: "probe IPv6 addresses only"},
-		&cli.Int64Flag{Name: "seed", Hidden: true, Usage: "seed for shuffling MX of equal preference (tests)"},
+		&cli.StringFlag{Name: "from", Category: catSMTP, EnvVars: []string{"BLPROBE_FROM"}, Destination: &a.from, Usage: "MAIL FROM `ADDRESS`, or '<>' for the null reverse-path (default: postmaster@ + the HELO name, or <> when the HELO is an address literal)"},
+		&cli.StringSliceFlag{Name: "rcpt", Category: catSMTP, EnvVars: []string{"BLPROBE_RCPT"}, Destination: &a.rcpt, Usage: "RCPT TO `ADDRESS` (repeatable; each is sent only to the MX of its own domain, which must be a probed domain: anything else would be a relay test; default: postmaster@DOMAIN, which RFC 5321 §4.5.1 requires every domain to accept)"},
+		&cli.StringFlag{Name: "helo", Category: catSMTP, EnvVars: []string{"BLPROBE_HELO"}, Destination: &a.helo, Usage: "EHLO `NAME` (default: this machine's FQDN if it has one, else an address literal of the source address)"},
+		&cli.StringFlag{Name: "source-ip", Category: catSMTP, EnvVars: []string{"BLPROBE_SOURCE_IP"}, Destination: &a.sourceIP, Usage: "bind outgoing SMTP connections to this local `IP`, like an MTA's bind address"},
+		&cli.IntFlag{Name: "port", Category: catSMTP, EnvVars: []string{"BLPROBE_PORT"}, Destination: &a.port, Value: smtpcheck.DefaultPort, Usage: "SMTP `PORT` (for tests and lab setups)"},
+		&cli.StringFlag{Name: "tls", Category: catSMTP, EnvVars: []string{"BLPROBE_TLS"}, Destination: &a.tls, Value: string(smtpcheck.TLSOpportunistic), Usage: "STARTTLS `MODE`: opportunistic, required or off"},
+		&cli.DurationFlag{Name: "connect-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_CONNECT_TIMEOUT"}, Destination: &a.connectTimeout, Value: smtpcheck.DefaultConnectTimeout, Usage: "TCP connect timeout, a `DURATION`"},
+		&cli.DurationFlag{Name: "command-timeout", Category: catSMTP, EnvVars: []string{"BLPROBE_COMMAND_TIMEOUT"}, Destination: &a.commandTimeout, Value: smtpcheck.DefaultCommandTimeout, Usage: "`DURATION` allowed for each complete server reply"},
+		&cli.IntFlag{Name: "smtp-concurrency", Aliases: aliases, Category: catSMTP, EnvVars: append([]string{"BLPROBE_SMTP_CONCURRENCY"}, env...), Destination: &a.concurrency, Value: smtpcheck.DefaultConcurrency, Usage: "`N` SMTP probes at once (never more than one per address)"},
+		&cli.Int64Flag{Name: "seed", Hidden: true, Destination: &a.seed, Usage: "seed for shuffling MX of equal preference (tests)",
+			Action: func(*cli.Context, int64) error { a.seedSet = true; return nil }},
 	}
 }
 
 func smtpCommand(st *streams) *cli.Command {
+	var (
+		ca        commonArgs
+		sa        = smtpArgs{concurrencyAlias: true}
+		serverArg string
+	)
+	flags := []cli.Flag{serverFlag(&serverArg)}
+	flags = append(append(append(flags, sa.flags()...), sa.fam.flags(catSMTP, "probe")...), ca.flags()...)
 	return &cli.Command{
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
@@ -46,15 +85,15 @@ func smtpCommand(st *streams) *cli.Command {
 		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
 			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.",
-		Flags: append(append([]cli.Flag{serverFlag()}, smtpFlags(true)...), commonFlags()...),
+		Flags: flags,
 		Action: func(c *cli.Context) error {
-			cm, err := parseCommon(c, st)
+			cm, err := ca.setup(st)
 			if err != nil {
 				return err
 			}
 			var sv *server
-			if s := c.String("server"); s != "" {
-				if sv, err = parseServer(s); err != nil {
+			if serverArg != "" {
+				if sv, err = parseServer(serverArg); err != nil {
 					return err
 				}
 			}
@@ -73,36 +112,38 @@ func smtpCommand(st *streams) *cli.Command {
 			if len(literals) > 1 || len(literals) == 1 && len(names) > 0 {
 				return usagef("an address literal such as [192.0.2.1] must be the only target (to ask one server about several domains, use --server HOST)")
 			}
-			var domains, toRcpts []string
+			o := cm.options()
+			targets := names
 			if len(literals) == 1 {
-				domains = literals
-			} else if domains, toRcpts, err = parseDomains(names); err != nil {
+				o.Domains, targets = literals, nil
+			} else if o.Domains, err = sa.domains(names); err != nil {
 				return err
 			}
-			opts, err := smtpOptions(c, cm, "smtp-concurrency")
-			if err != nil {
-				return err
-			}
-			if err := addRcpts(&opts, domains, toRcpts); err != nil {
+			if o.SMTP, err = sa.options(cm, o.Domains, targets); err != nil {
 				return err
 			}
 			if err := cm.checkOutput(); err != nil {
 				return err
 			}
-			r := cm.newReport(st.args)
 			cm.progress.Phase("SMTP", "probes")
-			if sv != nil {
-				if err := sv.resolve(c.Context, cm, opts); err != nil {
+			if sv != nil { // one given server instead of the domains' MX
+				if err := sv.resolve(c.Context, cm, o.SMTP); err != nil {
 					return err
 				}
-				r.SMTP = probeServer(c.Context, sv, domains, opts)
-			} else {
-				r.SMTP = smtpcheck.Run(c.Context, domains, opts)
+				o.ProbeSMTP = func(ctx context.Context, domains []string, so smtpcheck.Options) *smtpcheck.Result {
+					return probeServer(ctx, sv, domains, so)
+				}
 			}
-			r.SMTP.Notes = append(r.SMTP.Notes, idnNotes(names)...)
-			return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, nil, nil) })
+			o.SMTPNotes = idnNotes(names)
+			return cm.run(c.Context, check.RunSMTP, o)
 		},
 	}
+}
+
+// domains validates the recipient domains (DOMAIN or user@DOMAIN).
+func (a *smtpArgs) domains(args []string) ([]string, error) {
+	d, _, err := parseDomains(args)
+	return d, err
 }
 
 // parseDomains validates the domain arguments of smtp and --to of check. An
@@ -191,27 +232,30 @@ func validDomain(d string) bool {
 	return true
 }
 
-func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.Options, error) {
+// options validates the SMTP flags and returns the probe options for
+// domains; targets are the DOMAIN or user@DOMAIN arguments, whose users
+// become recipients.
+func (a *smtpArgs) options(cm *common, domains, targets []string) (smtpcheck.Options, error) {
 	o := smtpcheck.Options{
 		Resolver:       cm.progress.resolver(cm.dns),
-		From:           mailFrom(c),
-		Rcpts:          c.StringSlice("rcpt"),
-		Port:           c.Int("port"),
-		TLS:            smtpcheck.TLSMode(c.String("tls")),
-		ConnectTimeout: c.Duration("connect-timeout"),
-		CommandTimeout: c.Duration("command-timeout"),
-		Concurrency:    c.Int(concurrencyName),
-		IPv4Only:       c.Bool("4"),
-		IPv6Only:       c.Bool("6"),
+		From:           a.from,
+		Rcpts:          a.rcpt.Value(),
+		Port:           a.port,
+		TLS:            smtpcheck.TLSMode(a.tls),
+		ConnectTimeout: a.connectTimeout,
+		CommandTimeout: a.commandTimeout,
+		Concurrency:    a.concurrency,
+		IPv4Only:       a.fam.v4,
+		IPv6Only:       a.fam.v6,
 		Progress:       cm.progress.counter(),
 	}
-	if c.IsSet("seed") {
-		o.Rand = rand.New(rand.NewPCG(uint64(c.Int64("seed")), 0))
+	if a.seedSet {
+		o.Rand = rand.New(rand.NewPCG(uint64(a.seed), 0))
 	}
 	switch o.TLS {
 	case smtpcheck.TLSOpportunistic, smtpcheck.TLSRequired, smtpcheck.TLSOff:
 	default:
-		return o, usagef("invalid --tls %q (accepted: opportunistic, required, off)", c.String("tls"))
+		return o, usagef("invalid --tls %q (accepted: opportunistic, required, off)", a.tls)
 	}
 	if o.Port < 1 || o.Port > 65535 {
 		return o, usagef("invalid --port %d (accepted: 1 to 65535)", o.Port)
@@ -220,39 +264,47 @@ func smtpOptions(c *cli.Context, cm *common, concurrencyName string) (smtpcheck.
 		return o, usagef("invalid timeout: --connect-timeout and --command-timeout must be positive durations such as 10s")
 	}
 	if o.Concurrency < 1 || o.Concurrency > 1024 {
-		return o, usagef("invalid --%s %d (accepted: 1 to 1024)", concurrencyName, o.Concurrency)
+		return o, usagef("invalid --smtp-concurrency %d (accepted: 1 to 1024)", o.Concurrency)
 	}
-	if o.IPv4Only && o.IPv6Only {
-		return o, usagef("-4 and -6 exclude each other")
+	if err := a.fam.validate(); err != nil {
+		return o, err
 	}
-	if s := c.String("source-ip"); s != "" {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
+	if s := a.sourceIP; s != "" {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.Zone() != "" {
 			return o, usagef("invalid --source-ip %q (want an IPv4 or IPv6 address of this machine)", s)
 		}
-		if !canBind(a) {
-			return o, usagef("--source-ip %s is not an address of this machine (cannot bind to it)", a)
+		if !check.CanBind(ip) {
+			return o, usagef("--source-ip %s is not an address of this machine (cannot bind to it)", ip)
 		}
-		o.SourceIP = a.Unmap()
+		o.SourceIP = ip.Unmap()
 	}
 	for _, addr := range append([]string{o.From}, o.Rcpts...) {
 		if addr != "" && addr != smtpcheck.NullReversePath && !validMailbox(addr) {
 			return o, usagef("invalid address %q (want local@domain, e.g. postmaster@example.com)", addr)
 		}
 	}
-	helo := c.String("helo")
+	helo := a.helo
 	if helo != "" && !validHELO(helo) {
 		return o, usagef("invalid --helo %q (want this host's fully qualified name, or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1])", helo)
 	}
 	if helo == "" {
 		helo = smtpcheck.DefaultHELO()
 	} else if !strings.Contains(helo, ".") && !strings.HasPrefix(helo, "[") {
-		w := fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo)
-		cm.warnings = append(cm.warnings, w)
-		fmt.Fprintf(cm.st.stderr, "blprobe: warning: %s\n", w)
+		cm.warn(fmt.Sprintf("HELO name %q is not fully qualified: many receivers reject such a HELO (e.g. Postfix 504 5.5.2 need fully-qualified hostname)", helo))
 	}
 	o.HELO = helo                                  // "" when this machine has no FQDN: smtpcheck uses address literals and says so
 	o.DialContext = cm.progress.dialer(o.SourceIP) // nil without a terminal
+	var toRcpts []string
+	if len(targets) > 0 {
+		var err error
+		if _, toRcpts, err = parseDomains(targets); err != nil {
+			return o, err
+		}
+	}
+	if err := addRcpts(&o, domains, toRcpts); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -269,6 +321,10 @@ func validHELO(h string) bool {
 func validMailbox(s string) bool {
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " <>\r\n\t") {
+		return false
+	}
+	// RFC 5321 §4.1.2: an "@" in the local part only inside a Quoted-string.
+	if local := s[:at]; strings.Contains(local, "@") && !(strings.HasPrefix(local, `"`) && strings.HasSuffix(local, `"`)) {
 		return false
 	}
 	dom := s[at+1:]

@@ -9,19 +9,25 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/blprobe/blprobe/check"
 	"github.com/blprobe/blprobe/dnsbl"
-	"github.com/blprobe/blprobe/internal/correlate"
 	"github.com/blprobe/blprobe/internal/textsafe"
-	"github.com/blprobe/blprobe/report"
 )
 
 func zonesCommand(st *streams) *cli.Command {
+	var (
+		listDA dnsblArgs
+		all    bool
+		format string
+		test   commonArgs
+		testDA dnsblArgs
+	)
 	// Listing the catalogue asks nobody: only the flags that apply.
 	listFlags := []cli.Flag{
-		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
-		zonesFlag(),
-		&cli.BoolFlag{Name: "all", Category: catDNSBL, Usage: "list every zone (same as --zones all), and the dead lists"},
-		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Value: "text", Usage: "`FORMAT`: text, json or markdown (md); any case"},
+		&cli.StringFlag{Name: "catalog", Category: catDNSBL, EnvVars: []string{"BLPROBE_CATALOG"}, Destination: &listDA.catalog, Usage: "load the zone catalogue from `FILE`", TakesFile: true},
+		listDA.zonesFlag(),
+		&cli.BoolFlag{Name: "all", Category: catDNSBL, Destination: &all, Usage: "list every zone (same as --zones all), and the dead lists"},
+		&cli.StringFlag{Name: "format", Category: catOutput, EnvVars: []string{"BLPROBE_FORMAT"}, Destination: &format, Value: "text", Usage: "`FORMAT`: text, json or markdown (md); any case"},
 	}
 	return &cli.Command{
 		Name:  "zones",
@@ -31,14 +37,14 @@ func zonesCommand(st *streams) *cli.Command {
 			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
 		Action: func(c *cli.Context) error {
-			format, err := parseFormat(c.String("format"))
+			format, err := parseFormat(format)
 			if err != nil {
 				return err
 			}
 			if c.NArg() > 0 {
 				return usagef("unknown zones subcommand %q (accepted: test)", c.Args().First())
 			}
-			cat, err := loadCatalog(c)
+			cat, err := listDA.loadCatalog()
 			if err != nil {
 				return err
 			}
@@ -48,18 +54,18 @@ func zonesCommand(st *streams) *cli.Command {
 					dead = append(dead, z)
 				}
 			}
-			spec := c.StringSlice("zones")
-			if c.Bool("all") {
+			spec := listDA.zones.Value()
+			if all {
 				spec = []string{string(dnsbl.GroupAll)}
 			}
-			sel, err := selectZones(c, cat)
+			sel, err := listDA.selectZones(cat)
 			if err != nil {
 				return err
 			}
 			if len(spec) != 1 || spec[0] != string(dnsbl.GroupAll) {
 				dead = nil // the dead lists come with the full listing only
 			}
-			if c.Bool("all") {
+			if all {
 				sel, _ = dnsbl.Resolve(cat, spec)
 			}
 			w := st.stdout
@@ -72,26 +78,23 @@ func zonesCommand(st *streams) *cli.Command {
 			Name:        "test",
 			Usage:       "check which zones answer their RFC 5782 test entries from here, and show the evidence",
 			Description: "Example: blprobe zones test --zones extended --resolver 127.0.0.1",
-			Flags:       append(dnsblFlags(), commonFlags()...),
+			Flags:       append(testDA.flags(), test.flags()...),
 			Action: func(c *cli.Context) error {
-				cm, err := parseCommon(c, st)
+				cm, err := test.setup(st)
 				if err != nil {
 					return err
 				}
 				if c.NArg() > 0 {
 					return usagef("zones test takes no arguments; select zones with --zones (default, extended, all, or a comma list)")
 				}
-				dc, err := newDNSBLRun(c, cm)
+				o, err := testDA.options(cm)
 				if err != nil {
 					return err
 				}
 				if err := cm.checkOutput(); err != nil {
 					return err
 				}
-				r := cm.newReport(st.args, dc.key)
-				r.DNSBL = &report.DNSBL{Zones: dc.checker.CheckHealth(c.Context, dc.zones), Results: []dnsbl.Result{}}
-				noteDirect(r)
-				return cm.finish(c.Context, r, func(r *report.Report) { correlate.Analyze(r, dc.catalog, nil) })
+				return cm.run(c.Context, check.ZoneHealth, o)
 			},
 		}},
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/blprobe/blprobe/internal/logctx"
 )
 
 // Defaults used when a Client field is zero.
@@ -52,24 +55,17 @@ type Client struct {
 	mu   sync.Mutex
 	idle map[string][]*pooledConn
 
-	// Memo, when set, remembers the answers of the Lookup helpers (not of
-	// Exchange/Query) for the client's lifetime, so that a run asks once for
-	// a name it needs many times (e.g. the HELO name, checked against every
-	// address of a CIDR). Transport errors are not remembered.
-	Memo   bool
-	memoMu sync.Mutex
-	memo   map[memoKey]memoEntry
+	// Memo, when set, makes the Lookup helpers (not Exchange/Query)
+	// remember definite answers for the client's lifetime, so that a run
+	// asks once for a name it needs many times (e.g. the HELO name, checked
+	// against every address of a CIDR). See Resolver.
+	Memo bool
+
+	resOnce sync.Once
+	res     *Resolver
 }
 
-type memoKey struct {
-	name  string
-	qtype uint16
-}
-
-type memoEntry struct {
-	rrs []dns.RR
-	err error
-}
+var _ Exchanger = (*Client)(nil)
 
 type pooledConn struct {
 	*dns.Conn
@@ -139,6 +135,11 @@ func NormalizeServer(s string) (string, error) {
 	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
 		return netip.AddrPortFrom(a, 53).String(), nil
 	}
+	if h, _, err := net.SplitHostPort(s); (err == nil && dottedNumbers(h) && !isAddr(h)) || dottedNumbers(s) {
+		// 999.1.1.1 is a mistyped address, never a host name to look up
+		// (RFC 1123 §2.1: a host name is never all-numeric dotted quads).
+		return "", fmt.Errorf("invalid resolver %q: not an IPv4 address (want HOST[:PORT])", s)
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		if strings.ContainsAny(s, " /@") {
@@ -154,6 +155,17 @@ func NormalizeServer(s string) (string, error) {
 		return "", fmt.Errorf("invalid resolver %q: bad port %q (want HOST[:PORT])", s, port)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func isAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// dottedNumbers reports whether s has the shape of an IPv4 address: digits
+// and dots only, with a dot.
+func dottedNumbers(s string) bool {
+	return s != "" && strings.Contains(s, ".") && strings.Trim(s, "0123456789.") == ""
 }
 
 // SystemServers reads the nameservers from a resolv.conf file
@@ -179,6 +191,48 @@ func SystemServers(path string) ([]string, error) {
 // Exchange sends m and returns the response (whatever its Rcode) or an
 // *Error when no server answered. The query ID is set here.
 func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	if !logctx.Enabled(ctx, slog.LevelDebug) {
+		return c.exchange(ctx, m)
+	}
+	start := time.Now()
+	resp, err := c.exchange(ctx, m)
+	LogExchange(ctx, m, resp, err, time.Since(start))
+	return resp, err
+}
+
+// LogExchange logs one DNS exchange at debug level on the logger of ctx
+// (internal/logctx): question, rcode, the first answer records, RTT. Every
+// transport calls it, so --debug shows each exchange whichever carried it.
+func LogExchange(ctx context.Context, m, resp *dns.Msg, err error, rtt time.Duration) {
+	if !logctx.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	var attrs []slog.Attr
+	if len(m.Question) > 0 {
+		q := m.Question[0]
+		attrs = append(attrs, slog.String("name", q.Name), slog.String("type", dns.TypeToString[q.Qtype]))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.String("rcode", dns.RcodeToString[resp.Rcode]), slog.Int("answers", len(resp.Answer)))
+		var rrs []string
+		for i, rr := range resp.Answer {
+			if i == 8 {
+				rrs = append(rrs, "…")
+				break
+			}
+			rrs = append(rrs, strings.ReplaceAll(rr.String(), "\t", " "))
+		}
+		if len(rrs) > 0 {
+			attrs = append(attrs, slog.Any("answer", rrs))
+		}
+	}
+	attrs = append(attrs, slog.Duration("rtt", rtt))
+	logctx.From(ctx).LogAttrs(ctx, slog.LevelDebug, "dns exchange", attrs...)
+}
+
+func (c *Client) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if len(c.Servers) == 0 {
 		return nil, errors.New("dns client has no servers")
 	}
@@ -194,8 +248,10 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if len(m.Question) > 0 {
 		name = m.Question[0].Name
 	}
+	addedEDNS := false
 	if m.IsEdns0() == nil {
 		m.SetEdns0(udpSize, false)
+		addedEDNS = true
 	}
 	var lastErr error
 	allTimeouts := true
@@ -206,10 +262,15 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 		}
 		server = c.Servers[attempt%len(c.Servers)]
 		m.Id = dns.Id()
-		resp, err := c.exchangeOnce(ctx, m, server, "udp", timeout)
-		if err == nil && resp.Truncated {
-			// RFC 7766 §5: a truncated UDP answer is retried over TCP.
-			resp, err = c.exchangeOnce(ctx, m, server, "tcp", timeout)
+		resp, err := c.exchangeUDPTCP(ctx, m, server, timeout)
+		if err == nil && addedEDNS && resp.Rcode == dns.RcodeFormatError && resp.IsEdns0() == nil {
+			// RFC 6891 §7: a responder that does not implement EDNS answers
+			// FORMERR without an OPT record; the query is repeated without
+			// EDNS. Only the OPT record we added is removed.
+			plain := m.Copy()
+			plain.Extra = withoutOPT(plain.Extra)
+			plain.Id = dns.Id()
+			resp, err = c.exchangeUDPTCP(ctx, plain, server, timeout)
 		}
 		if err == nil {
 			return resp, nil
@@ -223,6 +284,26 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 		}
 	}
 	return nil, &Error{Name: name, Server: server, Timeout: allTimeouts && ctx.Err() == nil, Err: lastErr}
+}
+
+// exchangeUDPTCP asks server over UDP, then over TCP when the UDP answer is
+// truncated (RFC 7766 §5).
+func (c *Client) exchangeUDPTCP(ctx context.Context, m *dns.Msg, server string, timeout time.Duration) (*dns.Msg, error) {
+	resp, err := c.exchangeOnce(ctx, m, server, "udp", timeout)
+	if err == nil && resp.Truncated {
+		resp, err = c.exchangeOnce(ctx, m, server, "tcp", timeout)
+	}
+	return resp, err
+}
+
+func withoutOPT(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			out = append(out, rr)
+		}
+	}
+	return out
 }
 
 func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, server, network string, timeout time.Duration) (*dns.Msg, error) {
@@ -304,7 +385,8 @@ func (c *Client) putIdle(server, network string, conn *pooledConn) {
 	c.idle[server] = append(c.idle[server], conn)
 }
 
-// Close releases the idle sockets. The client stays usable.
+// Close releases the pooled (idle) sockets. The client stays usable: a later
+// query opens new ones.
 func (c *Client) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -322,140 +404,4 @@ func (c *Client) Query(ctx context.Context, name string, qtype uint16) (*dns.Msg
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
 	return c.Exchange(ctx, m)
-}
-
-// RcodeError is returned by the Lookup helpers for an answer whose Rcode is
-// not NOERROR.
-type RcodeError struct {
-	Name  string
-	Rcode int
-}
-
-func (e *RcodeError) Error() string {
-	return fmt.Sprintf("dns query for %s: %s", e.Name, dns.RcodeToString[e.Rcode])
-}
-
-// IsNXDomain reports whether err is an NXDOMAIN answer.
-func IsNXDomain(err error) bool {
-	var re *RcodeError
-	return errors.As(err, &re) && re.Rcode == dns.RcodeNameError
-}
-
-// lookup returns the answer RRs of type qtype, or an error for a transport
-// failure or a non-NOERROR rcode. NOERROR with no records gives (nil, nil).
-func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
-	key := memoKey{strings.ToLower(dns.Fqdn(name)), qtype}
-	if c.Memo {
-		c.memoMu.Lock()
-		e, ok := c.memo[key]
-		c.memoMu.Unlock()
-		if ok {
-			return e.rrs, e.err
-		}
-	}
-	rrs, err := c.lookupNoMemo(ctx, name, qtype)
-	var re *RcodeError
-	if c.Memo && (err == nil || errors.As(err, &re)) {
-		c.memoMu.Lock()
-		if c.memo == nil {
-			c.memo = map[memoKey]memoEntry{}
-		}
-		c.memo[key] = memoEntry{rrs, err}
-		c.memoMu.Unlock()
-	}
-	return rrs, err
-}
-
-func (c *Client) lookupNoMemo(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
-	resp, err := c.Query(ctx, name, qtype)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Rcode != dns.RcodeSuccess {
-		return nil, &RcodeError{Name: name, Rcode: resp.Rcode}
-	}
-	var out []dns.RR
-	for _, rr := range resp.Answer {
-		if rr.Header().Rrtype == qtype {
-			out = append(out, rr)
-		}
-	}
-	return out, nil
-}
-
-// LookupAddrs returns the A and/or AAAA addresses of name.
-// NXDOMAIN is an error (IsNXDomain); an empty answer is not.
-func (c *Client) LookupAddrs(ctx context.Context, name string, v4, v6 bool) ([]netip.Addr, error) {
-	var out []netip.Addr
-	if v4 {
-		rrs, err := c.lookup(ctx, name, dns.TypeA)
-		if err != nil {
-			return nil, err
-		}
-		for _, rr := range rrs {
-			if a, ok := netip.AddrFromSlice(rr.(*dns.A).A.To4()); ok {
-				out = append(out, a)
-			}
-		}
-	}
-	if v6 {
-		rrs, err := c.lookup(ctx, name, dns.TypeAAAA)
-		if err != nil {
-			if v4 && IsNXDomain(err) && len(out) == 0 {
-				return nil, err
-			}
-			if !IsNXDomain(err) {
-				return out, err
-			}
-		}
-		for _, rr := range rrs {
-			if a, ok := netip.AddrFromSlice(rr.(*dns.AAAA).AAAA.To16()); ok {
-				out = append(out, a)
-			}
-		}
-	}
-	return out, nil
-}
-
-// LookupMX returns the MX records of name.
-func (c *Client) LookupMX(ctx context.Context, name string) ([]*dns.MX, error) {
-	rrs, err := c.lookup(ctx, name, dns.TypeMX)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*dns.MX, 0, len(rrs))
-	for _, rr := range rrs {
-		out = append(out, rr.(*dns.MX))
-	}
-	return out, nil
-}
-
-// LookupTXT returns the TXT strings of name, each record's strings joined.
-func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	rrs, err := c.lookup(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range rrs {
-		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
-	}
-	return out, nil
-}
-
-// LookupPTR returns the PTR names of addr (without the trailing dot).
-func (c *Client) LookupPTR(ctx context.Context, addr netip.Addr) ([]string, error) {
-	rev, err := dns.ReverseAddr(addr.Unmap().String())
-	if err != nil {
-		return nil, err
-	}
-	rrs, err := c.lookup(ctx, rev, dns.TypePTR)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, rr := range rrs {
-		out = append(out, strings.TrimSuffix(rr.(*dns.PTR).Ptr, "."))
-	}
-	return out, nil
 }

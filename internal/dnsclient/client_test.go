@@ -140,6 +140,9 @@ func TestNormalizeServer(t *testing.T) {
 		{"1.2.3.4:x", ""},
 		{":53", ""},
 		{"a b", ""},
+		{"999.1.1.1", ""},
+		{"999.1.1.1:53", ""},
+		{"1.2.3", ""},
 	} {
 		got, err := NormalizeServer(tc.in)
 		if (err != nil) != (tc.want == "") || got != tc.want {

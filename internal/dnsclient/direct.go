@@ -46,6 +46,8 @@ type Direct struct {
 	answered map[string]int // server name → answers received
 }
 
+var _ Exchanger = (*Direct)(nil)
+
 // NewDirect returns a Direct client for servers.
 func NewDirect(servers []NameServer, timeout time.Duration, retries int) (*Direct, error) {
 	if len(servers) == 0 {

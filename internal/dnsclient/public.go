@@ -6,8 +6,9 @@ import (
 )
 
 // publicResolvers are the well-known open recursive resolvers. Spamhaus and
-// other DNSBLs refuse or answer falsely through them (FACTS §2: Google gets a
-// silent NXDOMAIN, Cloudflare and others get 127.255.255.254).
+// other DNSBLs refuse or answer falsely through them: Google gets a silent
+// NXDOMAIN, Cloudflare and others get 127.255.255.254
+// (https://www.spamhaus.org/news/article/788/).
 var publicResolvers = map[string]string{
 	"8.8.8.8": "Google Public DNS", "8.8.4.4": "Google Public DNS",
 	"2001:4860:4860::8888": "Google Public DNS", "2001:4860:4860::8844": "Google Public DNS",

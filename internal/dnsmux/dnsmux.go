@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -30,12 +31,13 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 )
 
-// Exchanger sends one DNS query (see dnsclient.Client.Exchange).
-type Exchanger interface {
-	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
-}
+// Exchanger is the lookup layer's interface.
+type Exchanger = dnsclient.Exchanger
+
+var _ dnsclient.Exchanger = (*Client)(nil)
 
 // Defaults.
 const (
@@ -163,13 +165,26 @@ type answer struct {
 var errTimeout = errors.New("i/o timeout")
 
 // Exchange sends m (its ID is set here) and returns the answer, whatever
-// its rcode, or a *dnsclient.Error when no server answered.
+// its rcode, or a *dnsclient.Error when no server answered. With a debug
+// logger in ctx (internal/logctx) the exchange is logged.
 func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	if !logctx.Enabled(ctx, slog.LevelDebug) {
+		return c.exchange(ctx, m) // the scan's hot path: no clock, no attributes
+	}
+	start := time.Now()
+	resp, err := c.exchange(ctx, m)
+	dnsclient.LogExchange(ctx, m, resp, err, time.Since(start))
+	return resp, err
+}
+
+func (c *Client) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if len(m.Question) != 1 {
 		return c.fallback.Exchange(ctx, m)
 	}
+	added := false
 	if m.IsEdns0() == nil {
 		m.SetEdns0(udpSize, false)
+		added = true
 	}
 	name := m.Question[0].Name
 	var lastErr error
@@ -184,6 +199,19 @@ func (c *Client) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 		resp, err := c.once(ctx, ap, m)
 		if err == nil && resp.Truncated {
 			return c.fallback.Exchange(ctx, m) // RFC 7766 §5: TCP
+		}
+		if err == nil && added && resp.Rcode == dns.RcodeFormatError && resp.IsEdns0() == nil {
+			// RFC 6891 §7: a server without EDNS; the fallback client
+			// repeats the query without it.
+			plain := m.Copy()
+			var extra []dns.RR
+			for _, rr := range plain.Extra {
+				if rr.Header().Rrtype != dns.TypeOPT {
+					extra = append(extra, rr)
+				}
+			}
+			plain.Extra = extra
+			return c.fallback.Exchange(ctx, plain)
 		}
 		if err == nil {
 			return resp, nil

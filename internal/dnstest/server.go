@@ -153,7 +153,9 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 }
 
 // Lookup answers req from the zone data: the records of the exact name and
-// type (CNAMEs are not chased), NXDOMAIN when the name has no record of any type.
+// type, or its CNAME record as an authoritative server gives it (RFC 1034
+// §3.6.2; the chain is not chased, so clients must follow it), NXDOMAIN when
+// the name has no record of any type.
 func (s *Server) Lookup(req *dns.Msg) *dns.Msg {
 	q := req.Question[0]
 	m := new(dns.Msg)
@@ -168,7 +170,8 @@ func (s *Server) Lookup(req *dns.Msg) *dns.Msg {
 	}
 	for _, rr := range rrs {
 		h := rr.Header()
-		if (h.Rrtype == q.Qtype || q.Qtype == dns.TypeANY) && (h.Class == q.Qclass || q.Qclass == dns.ClassANY) {
+		alias := h.Rrtype == dns.TypeCNAME && q.Qtype != dns.TypeCNAME
+		if (h.Rrtype == q.Qtype || q.Qtype == dns.TypeANY || alias) && (h.Class == q.Qclass || q.Qclass == dns.ClassANY) {
 			m.Answer = append(m.Answer, dns.Copy(rr))
 		}
 	}

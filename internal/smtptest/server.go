@@ -264,7 +264,7 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 		return
 	case Silent:
 		c.SetReadDeadline(time.Now().Add(time.Minute))
-		c.Read(make([]byte, 1024)) // until the client or Close ends it
+		_, _ = c.Read(make([]byte, 1024)) // until the client or Close ends it
 		return
 	case EndlessLine, EndlessReply, Garbage:
 		chunk := strings.Repeat("x", 1024)
@@ -379,7 +379,7 @@ func (s *Server) handle(c net.Conn, rec *Conn) {
 		if verb == "STARTTLS" && strings.HasPrefix(reply, "220") && cfg.StartTLSJunk {
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := r.Read(make([]byte, 4096)); err == nil { // the ClientHello
-				c.Write([]byte("\x1b[2J not TLS \x00\xff at all\r\n"))
+				_, _ = c.Write([]byte("\x1b[2J not TLS \x00\xff at all\r\n"))
 			}
 			return
 		}

@@ -1,6 +1,8 @@
 // Package egress finds the public IPv4 and IPv6 addresses this host's
 // traffic leaves from, by asking DNS services that answer with the address
-// that reached them (FACTS §5): OpenDNS, Google, Akamai and Cloudflare.
+// that reached them: OpenDNS (myip.opendns.com), Google
+// (o-o.myaddr.l.google.com TXT, https://developers.google.com/speed/public-dns/faq),
+// Akamai (whoami.akamai.net) and Cloudflare (whoami.cloudflare CH TXT).
 //
 // Each family is detected separately: a source's server reached over IPv4
 // reveals the IPv4 egress, reached over IPv6 the IPv6 egress. Sources are
@@ -25,8 +27,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
-	"github.com/blprobe/blprobe/report"
 )
 
 // Source names.
@@ -37,7 +39,7 @@ const (
 	Cloudflare = "cloudflare"
 )
 
-// Family names used in report.EgressAnswer.Family.
+// Family names used in Answer.Family.
 const (
 	FamilyIPv4 = "ipv4"
 	FamilyIPv6 = "ipv6"
@@ -115,12 +117,29 @@ func validHost(h string) bool {
 	return true
 }
 
+// SingleSourceWarning says when sources (DefaultSources when empty) come
+// from fewer than two services, so that whether independent sources agree
+// on the egress IP cannot be checked; "" otherwise.
+func SingleSourceWarning(sources []Source) string {
+	if len(sources) == 0 {
+		sources = DefaultSources()
+	}
+	names := map[string]bool{}
+	for _, s := range sources {
+		names[s.Name] = true
+	}
+	if len(names) < 2 {
+		return "only one egress source is asked: whether independent sources agree on the egress IP cannot be checked (give two or more --egress-server)"
+	}
+	return ""
+}
+
 // Options configures Detect.
 type Options struct {
 	// Sources to ask; DefaultSources when empty.
 	Sources []Source
 	// Resolver resolves server host names; needed only for sources given by name.
-	Resolver *dnsclient.Client
+	Resolver dnsclient.Exchanger
 	// Timeout bounds one query attempt (DefaultTimeout when zero).
 	Timeout time.Duration
 	// Retries is the number of extra attempts per source after a timeout.
@@ -171,13 +190,13 @@ func (q query) String() string {
 type job struct {
 	src Source
 	v6  bool
-	ans report.EgressAnswer
+	ans Answer
 }
 
 // Detect asks every source over each selected family, concurrently, and
 // reports each answer and, per family, the agreed address or the problem.
 // It returns when every query has finished or ctx is done.
-func Detect(ctx context.Context, o Options) *report.Egress {
+func Detect(ctx context.Context, o Options) *Result {
 	sources := o.Sources
 	if len(sources) == 0 {
 		sources = DefaultSources()
@@ -208,8 +227,8 @@ func Detect(ctx context.Context, o Options) *report.Egress {
 	}
 	wg.Wait()
 
-	e := &report.Egress{Answers: []report.EgressAnswer{}}
-	var v4ans, v6ans []report.EgressAnswer
+	e := &Result{Answers: []Answer{}}
+	var v4ans, v6ans []Answer
 	for _, j := range jobs {
 		e.Answers = append(e.Answers, j.ans)
 		if j.v6 {
@@ -236,12 +255,13 @@ func literalHost(server string) (netip.Addr, bool) {
 }
 
 // ask queries one source over one family.
-func ask(ctx context.Context, o Options, s Source, v6 bool) report.EgressAnswer {
+func ask(ctx context.Context, o Options, s Source, v6 bool) Answer {
 	fam := FamilyIPv4
 	if v6 {
 		fam = FamilyIPv6
 	}
-	ans := report.EgressAnswer{Source: s.Name, Server: s.Server, Family: fam}
+	ctx = logctx.Unit(ctx, "egress_source", s.Name, "family", fam)
+	ans := Answer{Source: s.Name, Server: s.Server, Family: fam}
 	q, err := queryFor(s.Name, v6)
 	if err != nil {
 		ans.Error = err.Error()
@@ -261,6 +281,7 @@ func ask(ctx context.Context, o Options, s Source, v6 bool) report.EgressAnswer 
 		timeout = DefaultTimeout
 	}
 	c := &dnsclient.Client{Servers: []string{server}, Timeout: timeout, Retries: max(o.Retries, 0)}
+	defer c.Close() // this client lives for one question: release its socket
 	if o.SourceIP.IsValid() && o.SourceIP.Unmap().Is6() == v6 {
 		c.LocalAddr = o.SourceIP.Unmap()
 	}
@@ -287,7 +308,7 @@ func ask(ctx context.Context, o Options, s Source, v6 bool) report.EgressAnswer 
 }
 
 // resolveServer turns HOST:PORT into IP:PORT of the wanted family.
-func resolveServer(ctx context.Context, r *dnsclient.Client, server string, v6 bool) (string, error) {
+func resolveServer(ctx context.Context, r dnsclient.Exchanger, server string, v6 bool) (string, error) {
 	hp, err := dnsclient.NormalizeServer(server)
 	if err != nil {
 		return "", err
@@ -303,7 +324,7 @@ func resolveServer(ctx context.Context, r *dnsclient.Client, server string, v6 b
 	if v6 {
 		fam = "IPv6 (AAAA)"
 	}
-	addrs, err := r.LookupAddrs(ctx, host, !v6, v6)
+	addrs, err := dnsclient.Resolve(r).LookupAddrs(ctx, host, !v6, v6)
 	if err != nil {
 		return "", fmt.Errorf("resolving egress server %s to %s: %w", host, fam, err)
 	}
@@ -406,8 +427,8 @@ func rcodeName(rc int) string {
 }
 
 // summarize computes one family's verdict from its answers.
-func summarize(fam string, asked bool, answers []report.EgressAnswer) report.EgressFamily {
-	var f report.EgressFamily
+func summarize(fam string, asked bool, answers []Answer) Family {
+	var f Family
 	if !asked {
 		f.Problem = fam + " egress not checked"
 		return f

@@ -1,4 +1,4 @@
-package correlate
+package check
 
 import (
 	"fmt"

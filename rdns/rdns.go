@@ -1,4 +1,4 @@
-// Package rdns checks the reverse-DNS readiness of a sending IP (FACTS §6):
+// Package rdns checks the reverse-DNS readiness of a sending IP:
 // its PTR records, forward-confirmed reverse DNS (FCrDNS), whether the PTR
 // name looks generic or dynamic (what policy lists such as Spamhaus PBL and
 // SpamRATS Dyna target), and whether the HELO name fits the IP.
@@ -16,8 +16,8 @@ import (
 	"sync"
 
 	"github.com/blprobe/blprobe/internal/dnsclient"
+	"github.com/blprobe/blprobe/internal/logctx"
 	"github.com/blprobe/blprobe/internal/textsafe"
-	"github.com/blprobe/blprobe/report"
 )
 
 // maxPTR bounds the PTR names examined (and forward-resolved) per IP.
@@ -26,9 +26,11 @@ const maxPTR = 8
 // Check looks up the PTR records of ip, forward-confirms them, judges
 // whether they look generic, and checks helo (skipped when empty). Every
 // issue found is described in plain language in Problems.
-func Check(ctx context.Context, c *dnsclient.Client, ip netip.Addr, helo string) report.RDNS {
+func Check(ctx context.Context, ex dnsclient.Exchanger, ip netip.Addr, helo string) Result {
+	c := dnsclient.Resolve(ex)
 	ip = ip.Unmap()
-	r := report.RDNS{IP: ip.String(), PTR: []string{}, Problems: []string{}}
+	ctx = logctx.Unit(ctx, "rdns", ip.String())
+	r := Result{IP: ip.String(), PTR: []string{}, Problems: []string{}}
 	if !ip.IsValid() {
 		r.Error = "invalid IP address"
 		return r
@@ -52,7 +54,7 @@ func Check(ctx context.Context, c *dnsclient.Client, ip netip.Addr, helo string)
 			}
 		}
 		if len(r.PTR) == 0 {
-			// Gmail requires a PTR (550-5.7.25, FACTS §4/§6).
+			// Gmail requires a PTR (550-5.7.25, https://support.google.com/a/answer/81126).
 			r.Problems = append(r.Problems, fmt.Sprintf("no PTR record for %s: Gmail rejects with 5.7.25 and many receivers refuse mail from IPs without reverse DNS", ip))
 		}
 	}
@@ -84,7 +86,7 @@ func Check(ctx context.Context, c *dnsclient.Client, ip netip.Addr, helo string)
 
 // forwardConfirm resolves every PTR name (same family as ip) and sets
 // ForwardConfirmed; it returns lookup failures.
-func forwardConfirm(ctx context.Context, c *dnsclient.Client, ip netip.Addr, r *report.RDNS) []string {
+func forwardConfirm(ctx context.Context, c *dnsclient.Resolver, ip netip.Addr, r *Result) []string {
 	type res struct {
 		addrs []netip.Addr
 		err   error
@@ -140,9 +142,9 @@ func contains(ss []string, s string) bool {
 }
 
 // checkHELO examines the HELO/EHLO name against ip and its PTR names.
-func checkHELO(ctx context.Context, c *dnsclient.Client, ip netip.Addr, helo string, ptrs []string) (*report.HELOCheck, string) {
+func checkHELO(ctx context.Context, c *dnsclient.Resolver, ip netip.Addr, helo string, ptrs []string) (*HELOCheck, string) {
 	name := textsafe.Clean(strings.TrimSpace(helo))
-	h := &report.HELOCheck{Name: name, Resolves: []string{}}
+	h := &HELOCheck{Name: name, Resolves: []string{}}
 	// Address literal, RFC 5321 §4.1.3: [192.0.2.1] or [IPv6:2001:db8::1].
 	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
 		lit := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
@@ -204,7 +206,7 @@ func isFQDN(n string) bool {
 	return strings.Trim(tld, "0123456789") != ""
 }
 
-func heloProblems(ip netip.Addr, h *report.HELOCheck, hasPTR bool) []string {
+func heloProblems(ip netip.Addr, h *HELOCheck, hasPTR bool) []string {
 	var p []string
 	if strings.HasPrefix(h.Name, "[") {
 		if !h.ResolvesToIP {
@@ -215,7 +217,8 @@ func heloProblems(ip netip.Addr, h *report.HELOCheck, hasPTR bool) []string {
 		return p
 	}
 	if !h.FQDN {
-		// Postfix: 504 5.5.2 ... need fully-qualified hostname (FACTS §6).
+		// Postfix: 504 5.5.2 ... need fully-qualified hostname
+		// (reject_non_fqdn_helo_hostname, https://www.postfix.org/postconf.5.html).
 		return append(p, fmt.Sprintf("HELO name %s is not fully qualified: receivers such as Postfix with reject_non_fqdn_helo_hostname refuse it", h.Name))
 	}
 	if h.Error == "" && !h.ResolvesToIP {

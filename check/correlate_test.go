@@ -1,4 +1,4 @@
-package correlate
+package check
 
 import (
 	"net/netip"
@@ -69,7 +69,7 @@ type want struct {
 	evidence       map[string]string // exact evidence values
 }
 
-func TestAnalyze(t *testing.T) {
+func TestCorrelate(t *testing.T) {
 	tests := []struct {
 		name     string
 		r        report.Report
@@ -293,7 +293,7 @@ func TestAnalyze(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
 			r.NextSteps = []string{"existing step"}
-			Analyze(&r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
+			Correlate(&r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
 			for _, w := range tt.want {
 				if !hasCorrelation(r.Correlations, w) {
 					t.Errorf("missing %s/%s %q %v in\n%s", w.kind, w.severity, w.msg, w.evidence, dump(r.Correlations))
@@ -336,9 +336,9 @@ func TestAnalyze(t *testing.T) {
 			}
 			// Idempotent: a second run adds no steps and the same correlations.
 			n, c := len(r.NextSteps), len(r.Correlations)
-			Analyze(&r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
+			Correlate(&r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
 			if len(r.NextSteps) != n || len(r.Correlations) != c {
-				t.Errorf("second Analyze changed counts: steps %d→%d, correlations %d→%d", n, len(r.NextSteps), c, len(r.Correlations))
+				t.Errorf("second Correlate changed counts: steps %d→%d, correlations %d→%d", n, len(r.NextSteps), c, len(r.Correlations))
 			}
 		})
 	}
@@ -401,10 +401,10 @@ func TestZoneMatches(t *testing.T) {
 	}
 }
 
-func TestAnalyzeNil(t *testing.T) {
-	Analyze(nil, nil, nil)
+func TestCorrelateNil(t *testing.T) {
+	Correlate(nil, nil, nil)
 	r := &report.Report{}
-	Analyze(r, nil, nil)
+	Correlate(r, nil, nil)
 	r.Finalize()
 	if r.Correlations == nil || r.NextSteps == nil || r.Summary != "Clean." {
 		t.Errorf("empty report: %+v", r)
@@ -442,7 +442,7 @@ func TestRejectionMatchesSourceAddress(t *testing.T) {
 				Reply: &smtpcheck.Reply{Code: 554, Enhanced: "5.7.1", Text: "Client host [192.0.2.3] blocked using zen.spamhaus.org"}},
 		}}}}}},
 	}
-	Analyze(r, nil, []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")})
+	Correlate(r, nil, []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")})
 	var kinds []string
 	for _, c := range r.Correlations {
 		kinds = append(kinds, c.Kind)

@@ -1,4 +1,4 @@
-package correlate
+package check
 
 import (
 	"net/netip"
@@ -22,7 +22,7 @@ func TestStepOrder(t *testing.T) {
 		RDNS: []report.RDNS{{IP: ip}},
 		SMTP: smtpSection("example.com", mx("mx1.example.com", probe("192.0.2.10", smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "zen.spamhaus.org", ip, 554, "5.7.1", postfixSpamhaus))),
 	}
-	Analyze(r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
+	Correlate(r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
 	want := []string{"Spamhaus ZEN listing", "SpamCop listing", "set a PTR for", "stop using dead.example"}
 	if len(r.NextSteps) != len(want) {
 		t.Fatalf("steps %q", r.NextSteps)
@@ -50,7 +50,7 @@ func TestPTRSentences(t *testing.T) {
 			t.Errorf("ptrSentence = %q, want %q", got, tc.want)
 		}
 		r := &report.Report{RDNS: []report.RDNS{tc.d}}
-		Analyze(r, nil, nil)
+		Correlate(r, nil, nil)
 		r.Finalize()
 		if strings.Contains(r.Summary, " has the PTR") || strings.Contains(r.Summary, "has PTR") || strings.Contains(r.Summary, "has dyn") {
 			t.Errorf("summary %q", r.Summary)
@@ -72,7 +72,7 @@ func TestRangeSummary(t *testing.T) {
 		r.DNSBL.Results = append(r.DNSBL.Results, dnsbl.Result{IP: a.String(), Zone: "zen.spamhaus.org", Status: st, Codes: []string{"127.0.0.2"}})
 		r.RDNS = append(r.RDNS, report.RDNS{IP: a.String()})
 	}
-	Analyze(r, catalog, checked)
+	Correlate(r, catalog, checked)
 	r.Finalize()
 	if !strings.Contains(r.Summary, "4 of 16 addresses are listed (Spamhaus ZEN: 4); 12 clean") ||
 		!strings.Contains(r.Summary, "16 addresses have no PTR record: 192.0.2.0–192.0.2.15 (16 addresses)") {
