@@ -170,6 +170,9 @@ func codesText(res dnsbl.Result) string {
 func (a *analysis) rejections() {
 	for _, pr := range a.probes {
 		p := pr.p
+		if p.Status == smtpcheck.StatusRejected || p.Status == smtpcheck.StatusTempfail {
+			a.causeStep(pr)
+		}
 		if !isRefusal(p) || rePTRRefusal(p) {
 			continue
 		}
@@ -208,6 +211,31 @@ func (a *analysis) rejections() {
 			msg += "; the DNSBL check found no listing: the MX uses a list blprobe did not check, or its own reputation data"
 		}
 		a.add(KindRejectionUnattributed, SevProblem, msg, ev)
+	}
+}
+
+// causeSteps are the causes whose next step comes from the classifier's
+// table (smtpcheck.Cause.NextStep): a cited listing and PTR refusals get
+// theirs from the listing and PTR correlations, with the evidence.
+var causeSteps = map[smtpcheck.Cause]bool{
+	smtpcheck.CauseIPReputation: true, smtpcheck.CauseRateLimited: true, smtpcheck.CauseHELOInvalid: true,
+	smtpcheck.CauseSenderRejected: true, smtpcheck.CauseAuthFailed: true, smtpcheck.CauseRelayDenied: true,
+	smtpcheck.CauseMailboxUnavailable: true, smtpcheck.CausePolicyOther: true,
+}
+
+// causeStep adds the next step of a refusal's cause (one per cause and
+// address: identical steps are merged).
+func (a *analysis) causeStep(pr probeRef) {
+	p := pr.p
+	if !causeSteps[p.Cause] {
+		return
+	}
+	list := ""
+	if p.Cause == smtpcheck.CauseIPReputation {
+		list = "the provider of " + pr.domain
+	}
+	if s := p.Cause.NextStep(a.target(p), list); s != "" {
+		a.stepAt(prioCause, pr.domain+": "+s)
 	}
 }
 

@@ -41,6 +41,11 @@ func probe(mxIP string, st smtpcheck.Status, class smtpcheck.Class, cited, echoe
 	return p
 }
 
+func withCause(p smtpcheck.Probe, c smtpcheck.Cause) smtpcheck.Probe {
+	p.Cause = c
+	return p
+}
+
 func smtpSection(domain string, mx ...smtpcheck.MX) *smtpcheck.Result {
 	return &smtpcheck.Result{HELO: "mail.example.net", Port: 25, Domains: []smtpcheck.Domain{{Domain: domain, Status: smtpcheck.DomainOK, MX: mx}}}
 }
@@ -106,6 +111,28 @@ func TestCorrelate(t *testing.T) {
 			want: []want{
 				{KindRejectionMatchesListing, SevProblem, []string{"citing Barracuda Reputation; DNSBL: 203.0.113.7 listed in b.barracudacentral.org"}, map[string]string{"zone": "b.barracudacentral.org"}},
 				{KindRejectionMatchesListing, SevProblem, []string{"citing Spamhaus's list; DNSBL: 203.0.113.7 listed in zen.spamhaus.org"}, map[string]string{"zone": "zen.spamhaus.org"}},
+			},
+		},
+		{
+			name: "cause steps: SPF refusal, sender refusal, provider reputation, rate limit",
+			r: report.Report{
+				DNSBL: dnsblSection(res("zen.spamhaus.org", dnsbl.StatusClean)),
+				SMTP: &smtpcheck.Result{HELO: "mail.example.net", Port: 25, Domains: []smtpcheck.Domain{
+					{Domain: "spf.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{mx("mx.spf.example",
+						withCause(probe("192.0.2.30", smtpcheck.StatusRejected, smtpcheck.ClassPolicy, "", "", 550, "5.7.23", "SPF validation failed"), smtpcheck.CauseAuthFailed))}},
+					{Domain: "sender.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{mx("mx.sender.example",
+						withCause(probe("192.0.2.31", smtpcheck.StatusRejected, smtpcheck.ClassRejected, "", "", 553, "5.1.8", "Sender address rejected: Domain not found"), smtpcheck.CauseSenderRejected))}},
+					{Domain: "rep.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{mx("mx.rep.example",
+						withCause(probe("192.0.2.32", smtpcheck.StatusRejected, smtpcheck.ClassBlocklisted, "", "", 550, "5.7.1", "your IP reputation is too low"), smtpcheck.CauseIPReputation))}},
+					{Domain: "slow.example", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{mx("mx.slow.example",
+						withCause(probe("192.0.2.33", smtpcheck.StatusTempfail, smtpcheck.ClassTempfail, "", "", 421, "4.7.0", "too many connections from your IP"), smtpcheck.CauseRateLimited))}},
+				}},
+			},
+			steps: []string{
+				"spf.example: publish or extend SPF to include 203.0.113.7",
+				"sender.example: use a MAIL FROM address whose domain exists",
+				"rep.example: the receiver distrusts 203.0.113.7's reputation (the provider of rep.example)",
+				"slow.example: slow down",
 			},
 		},
 		{
