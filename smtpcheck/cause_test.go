@@ -129,7 +129,7 @@ func TestRequiredLiteralsSound(t *testing.T) {
 	rows := append(loadCorpus(t, "testdata/corpus.tsv"), loadCorpus(t, "testdata/corpus_mta.tsv")...)
 	for _, row := range rows {
 		lower := foldText(row.text)
-		for i, r := range rules {
+		for i, r := range compiledRules() {
 			if r.text != nil && r.need != nil && r.text.MatchString(lower) && !containsAny(lower, r.need) {
 				t.Errorf("rule %d (%s): prefilter %q hides a match in line %d", i+1, r.cause, r.need, row.line)
 			}

@@ -54,6 +54,7 @@ func ClassifyCause(stage Stage, rep Reply, ehloEnhanced bool) Verdict {
 		e := trustedEnhanced(rep)
 		lower := foldText(rep.Text)
 		v.Cause, v.Why = CauseUnknown, "no rule matched"
+		rules := compiledRules()
 		for i := range rules {
 			r := &rules[i]
 			list, ok := r.match(stage, rep.Code, e, lower)

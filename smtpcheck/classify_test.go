@@ -204,7 +204,7 @@ func FuzzClassify(f *testing.F) {
 
 // knownListZone reports whether z is a zone a rule names without quoting it.
 func knownListZone(z string) bool {
-	for _, r := range rules {
+	for _, r := range compiledRules() {
 		if r.list == z || strings.HasSuffix(r.list, "}.spamhaus.org") && strings.HasSuffix(z, ".spamhaus.org") {
 			return true
 		}

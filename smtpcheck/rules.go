@@ -8,6 +8,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -63,9 +64,11 @@ type rule struct {
 	why     string
 }
 
-// rules is compiled once, at init; a broken embedded file is a build bug and
-// TestRulesCompile fails on it.
-var rules = mustCompileRules(rulesYAML)
+// compiledRules compiles the rules once, on first use rather than at
+// program start (a DNSBL-only run never classifies a reply, and compiling
+// the expressions costs about 10 ms); a broken embedded file is a build bug
+// and TestRulesCompile fails on it.
+var compiledRules = sync.OnceValue(func() []rule { return mustCompileRules(rulesYAML) })
 
 func mustCompileRules(b []byte) []rule {
 	rs, err := compileRules(b)
