@@ -117,7 +117,7 @@ type nagiosCounts struct {
 	listedZones, blockZones []string // zones with a listing; block zones asked
 	listedAddrs             []string
 	rejected, accepted      int // SMTP probes
-	smtpErrors              int // error, tempfail, not_done
+	smtpErrors              int // error, tempfail, not_done, a refusal not tied to the sender
 	rejectedAt              []string
 }
 
@@ -168,12 +168,12 @@ func countNagios(r *Report) nagiosCounts {
 					switch {
 					case p.Status == smtpcheck.StatusAccepted:
 						c.accepted++
-					case p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy):
+					case isSenderRejection(p):
+						// The verdict's rule (banner 554, X.7.x, sender refused…),
+						// not only the blocklisted and policy classes.
 						c.rejected++
 						c.rejectedAt = append(c.rejectedAt, fmt.Sprintf("%s %s", d.Domain, probeName(mx.Host, p)))
-					case p.Status == smtpcheck.StatusRejected:
-						// unknown recipient or another non-block rejection: a warning of the report
-					default:
+					default: // a refusal not tied to the sender gives no verdict either
 						c.smtpErrors++
 					}
 				}
@@ -181,6 +181,11 @@ func countNagios(r *Report) nagiosCounts {
 		}
 	}
 	return c
+}
+
+func isSenderRejection(p smtpcheck.Probe) bool {
+	_, ok := SenderCause(p)
+	return ok
 }
 
 // NagiosCode decides the plugin status: CRITICAL when an MX rejects for
@@ -293,7 +298,7 @@ func WriteNagios(w io.Writer, r *Report, o NagiosOptions) (int, error) {
 			parts = append(parts, fmt.Sprintf("%d of %d MX addresses accept", c.accepted, total))
 		}
 		if c.smtpErrors > 0 {
-			parts = append(parts, plural(c.smtpErrors, "MX probe")+" could not be completed")
+			parts = append(parts, plural(c.smtpErrors, "MX probe")+" gave no verdict")
 		}
 		if r.SMTP.Port25Blocked {
 			parts = append(parts, "outbound port 25 looks blocked")
