@@ -35,6 +35,12 @@ func itemName(row Row) string {
 	return n
 }
 
+// blockerName is the blocker's item as the table names it ("SPF
+// example.test", "PTR / FCrDNS"), not its JSON identifier.
+func blockerName(bl Blocker) string {
+	return itemName(Row{Item: bl.Item, Subject: bl.Subject})
+}
+
 func statusWord(c *Cell) string {
 	if c == nil {
 		return "-"
@@ -82,7 +88,10 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	if len(r.Blockers) > 0 {
 		fmt.Fprintf(&b, "\nBLOCKERS (%d)\n", len(r.Blockers))
 		for _, bl := range r.Blockers {
-			fmt.Fprintf(&b, "  %s %s: %s\n      fix: %s\n", bl.Address, cl(strings.TrimSpace(bl.Item+" "+bl.Subject)), cl(bl.Detail), cl(bl.Fix))
+			fmt.Fprintf(&b, "  %s %s: %s\n", cl(bl.Address), cl(blockerName(bl)), cl(bl.Detail))
+			if bl.Fix != "" {
+				fmt.Fprintf(&b, "      fix: %s\n", cl(bl.Fix))
+			}
 		}
 	}
 	if a := r.Aggregate; a != nil {
@@ -133,7 +142,11 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if len(r.Blockers) > 0 {
 		b.WriteString("\n## Blockers\n\n")
 		for _, bl := range r.Blockers {
-			fmt.Fprintf(&b, "- %s %s: %s — fix: %s\n", md(bl.Address), md(strings.TrimSpace(bl.Item+" "+bl.Subject)), md(bl.Detail), md(bl.Fix))
+			fmt.Fprintf(&b, "- %s %s: %s", md(bl.Address), md(blockerName(bl)), md(bl.Detail))
+			if bl.Fix != "" {
+				fmt.Fprintf(&b, " — fix: %s", md(bl.Fix))
+			}
+			b.WriteString("\n")
 		}
 	}
 	if a := r.Aggregate; a != nil {
