@@ -20,23 +20,25 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return err
 }
 
-func itemName(row Row) string {
+func itemName(row Row) string { return ItemName(row.Item, row.Subject) }
+
+// ItemName is how reports name a readiness item: "SPF example.test",
+// "PTR / FCrDNS", not the JSON identifier ("spf", "rdns").
+func ItemName(item, subject string) string {
 	names := map[string]string{
 		ItemListings: "Listings", ItemRDNS: "PTR / FCrDNS", ItemGeneric: "Generic PTR", ItemHELO: "HELO",
 		ItemSPF: "SPF", ItemDMARC: "DMARC", ItemSMTP: "SMTP", ItemPort25: "Port 25",
 	}
-	n := names[row.Item]
+	n := names[item]
 	if n == "" {
-		n = row.Item
+		n = item
 	}
-	if row.Subject != "" {
-		n += " " + row.Subject
+	if subject != "" {
+		n += " " + subject
 	}
 	return n
 }
 
-// blockerName is the blocker's item as the table names it ("SPF
-// example.test", "PTR / FCrDNS"), not its JSON identifier.
 func blockerName(bl Blocker) string {
 	return itemName(Row{Item: bl.Item, Subject: bl.Subject})
 }
