@@ -9,6 +9,7 @@ import (
 
 	"github.com/blprobe/blprobe/internal/textsafe"
 	"github.com/blprobe/blprobe/migrate"
+	"github.com/blprobe/blprobe/report"
 )
 
 // WriteJSON writes the diff as indented JSON and a newline.
@@ -110,13 +111,8 @@ func WriteText(w io.Writer, d *Diff) error {
 	return err
 }
 
-var mdEscaper = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
-	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
-)
-
 func md(s string) string {
-	s = mdEscaper.Replace(textsafe.Clean(s))
+	s = report.EscapeMarkdown(s)
 	if s == "" {
 		return "-"
 	}

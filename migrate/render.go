@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/report"
 )
 
 // WriteJSON writes the report as indented JSON and a newline.
@@ -113,13 +114,7 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	return err
 }
 
-// mdEscaper backslash-escapes the characters Markdown gives a meaning inline.
-var mdEscaper = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
-	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
-)
-
-func md(s string) string { return mdEscaper.Replace(textsafe.Clean(s)) }
+func md(s string) string { return report.EscapeMarkdown(s) }
 
 func mdCell(c *Cell) string {
 	if c == nil {
