@@ -87,3 +87,26 @@ func TestRDNSGroupLabels(t *testing.T) {
 		}
 	}
 }
+
+// The HELO check reads as words, not a "fqdn yes, resolves to the IP no"
+// dump (issue 10: evidence as short readable sentences).
+func TestHELOLine(t *testing.T) {
+	tests := []struct {
+		h    HELOCheck
+		want string
+	}{
+		{HELOCheck{Name: "mail.example.org", FQDN: true, ResolvesToIP: true, MatchesPTR: true, Resolves: []string{"203.0.113.7"}},
+			"HELO mail.example.org: fully qualified, resolves to this IP, matches the PTR"},
+		{HELOCheck{Name: "mail.example.org", FQDN: true, Resolves: []string{"198.51.100.20"}},
+			"HELO mail.example.org: fully qualified, resolves to 198.51.100.20 (not to this IP), does not match the PTR"},
+		{HELOCheck{Name: "localhost", Resolves: []string{}},
+			"HELO localhost: not a fully-qualified domain name, does not resolve, does not match the PTR"},
+		{HELOCheck{Name: "mx.example.org", FQDN: true, Error: "i/o timeout"},
+			"HELO mx.example.org: fully qualified, could not be resolved, does not match the PTR; error: i/o timeout"},
+	}
+	for _, tt := range tests {
+		if got := heloLine(&tt.h); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}

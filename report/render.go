@@ -272,11 +272,32 @@ func evidenceLine(e dnsbl.Evidence) string {
 	return s + " (WRONG)"
 }
 
+// heloLine says in words what the HELO check found: "HELO mail.example.org:
+// fully qualified, resolves to 198.51.100.20 (not to this IP), does not
+// match the PTR".
 func heloLine(h *HELOCheck) string {
-	s := fmt.Sprintf("HELO %s: fqdn %s, resolves to the IP %s, matches PTR %s", h.Name, yesNo(h.FQDN), yesNo(h.ResolvesToIP), yesNo(h.MatchesPTR))
-	if len(h.Resolves) > 0 {
-		s += " (resolves to " + strings.Join(h.Resolves, ", ") + ")"
+	var facts []string
+	if h.FQDN {
+		facts = append(facts, "fully qualified")
+	} else {
+		facts = append(facts, "not a fully-qualified domain name")
 	}
+	switch {
+	case h.ResolvesToIP:
+		facts = append(facts, "resolves to this IP")
+	case len(h.Resolves) > 0:
+		facts = append(facts, "resolves to "+strings.Join(h.Resolves, ", ")+" (not to this IP)")
+	case h.Error != "":
+		facts = append(facts, "could not be resolved")
+	default:
+		facts = append(facts, "does not resolve")
+	}
+	if h.MatchesPTR {
+		facts = append(facts, "matches the PTR")
+	} else {
+		facts = append(facts, "does not match the PTR")
+	}
+	s := fmt.Sprintf("HELO %s: %s", h.Name, strings.Join(facts, ", "))
 	if h.Error != "" {
 		s += "; error: " + h.Error
 	}
