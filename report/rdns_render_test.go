@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/blprobe/blprobe/dnsbl"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,29 @@ func TestHELOLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := heloLine(&tt.h); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}
+
+// A zone's test-entry evidence reads as words: what it should have answered,
+// what it did.
+func TestEvidenceLine(t *testing.T) {
+	tests := []struct {
+		e    dnsbl.Evidence
+		want string
+	}{
+		{dnsbl.Evidence{Query: "2.0.0.127.z.example", Expect: "listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}, OK: true},
+			"2.0.0.127.z.example should be listed: answered 127.0.0.2 (as expected)"},
+		{dnsbl.Evidence{Query: "1.0.0.127.z.example", Expect: "not_listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}},
+			"1.0.0.127.z.example should not be listed: answered 127.0.0.2 (WRONG)"},
+		{dnsbl.Evidence{Query: "1.0.0.127.z.example", Expect: "not_listed", Rcode: "NXDOMAIN", Codes: []string{}, OK: true},
+			"1.0.0.127.z.example should not be listed: answered NXDOMAIN (as expected)"},
+		{dnsbl.Evidence{Query: "2.0.0.127.z.example", Expect: "listed", Codes: []string{}, Error: "i/o timeout"},
+			"2.0.0.127.z.example should be listed: no answer: i/o timeout"},
+	}
+	for _, tt := range tests {
+		if got := evidenceLine(tt.e); got != tt.want {
 			t.Errorf("got  %q\nwant %q", got, tt.want)
 		}
 	}

@@ -252,22 +252,37 @@ func answerText(a EgressAnswer) string {
 	return strings.Join(a.IPs, ", ")
 }
 
+// evidenceLine says what one RFC 5782 test query should have answered and
+// what it did: "2.0.0.127.zen.example should be listed: answered 127.0.0.2
+// (as expected)".
 func evidenceLine(e dnsbl.Evidence) string {
-	s := fmt.Sprintf("%s expect %s", e.Query, e.Expect)
-	if e.Rcode != "" {
-		s += " rcode " + e.Rcode
+	want := "expect " + e.Expect
+	switch e.Expect {
+	case "listed":
+		want = "should be listed"
+	case "not_listed":
+		want = "should not be listed"
 	}
-	if len(e.Codes) > 0 {
-		s += " codes " + strings.Join(e.Codes, ",")
+	var got string
+	switch {
+	case e.Error != "":
+		got = "no answer: " + e.Error
+	case len(e.Codes) > 0:
+		got = "answered " + strings.Join(e.Codes, ", ")
+		if e.Rcode != "" && e.Rcode != "NOERROR" {
+			got += " (" + e.Rcode + ")"
+		}
+	case e.Rcode != "":
+		got = "answered " + e.Rcode
+	default:
+		got = "answered nothing"
 	}
-	if e.Error != "" {
-		s += " error: " + e.Error
-	}
+	s := e.Query + " " + want + ": " + got
 	switch {
 	case e.OK:
-		return s + " (ok)"
+		return s + " (as expected)"
 	case e.Error != "":
-		return s + " (no answer)"
+		return s
 	}
 	return s + " (WRONG)"
 }
