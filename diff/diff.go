@@ -639,7 +639,7 @@ func compareMigrate(d *Diff, b, a *migrate.Report) {
 		for _, bl := range r.Blockers {
 			// A blocker is the same while its address, item and subject are:
 			// its detail quotes remote text and counts that vary between runs.
-			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, strings.TrimSpace(bl.Item+" "+bl.Subject), bl.Detail),
+			out = append(out, Problem{Verdict: migrate.VerdictBlocked, Message: fmt.Sprintf("%s %s: %s", bl.Address, migrate.ItemName(bl.Item, bl.Subject), bl.Detail),
 				key: strings.Join([]string{bl.Address, bl.Item, bl.Subject}, "\x00")})
 		}
 		return out

@@ -277,3 +277,32 @@ func TestCompareMigrateRowGone(t *testing.T) {
 		t.Errorf("the dmarc row that went away is not listed: %+v", d.Changes)
 	}
 }
+
+// The headline counts what is there: no "0 new unchecked", no "1 changes".
+func TestSummary(t *testing.T) {
+	p := Problem{Verdict: "inconclusive", Message: "x"}
+	tests := []struct {
+		d    Diff
+		want string
+	}{
+		{Diff{}, "NO CHANGE"},
+		{Diff{NewProblem: true, NewProblems: []Problem{p}, Changes: []Change{{}}}, "NEW PROBLEM (1 new, 0 gone, 1 change)"},
+		{Diff{GoneProblems: []Problem{p, p}, Changes: []Change{{}, {}}}, "no new problem (2 gone, 2 changes)"},
+		{Diff{NewProblems: []Problem{p}, Changes: []Change{{}}}, "no new problem (1 new could not be checked, 0 gone, 1 change)"},
+	}
+	for _, tt := range tests {
+		if got := summary(&tt.d); got != tt.want {
+			t.Errorf("summary %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// A readiness change is named as the migrate table names the row.
+func TestWhereNamesReadinessRow(t *testing.T) {
+	if got := where(Change{Kind: RowChanged, Item: migrate.ItemSPF, Domain: "sender.test"}); got != "SPF sender.test" {
+		t.Errorf("where %q", got)
+	}
+	if got := where(Change{Kind: RowChanged, Item: migrate.ItemRDNS}); got != "PTR / FCrDNS" {
+		t.Errorf("where %q", got)
+	}
+}

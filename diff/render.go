@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/migrate"
+	"github.com/blprobe/blprobe/report"
 )
 
 // WriteJSON writes the diff as indented JSON and a newline.
@@ -25,7 +27,7 @@ func where(c Change) string {
 	var parts []string
 	switch {
 	case c.Item != "":
-		parts = append(parts, strings.TrimSpace(c.Item+" "+c.Domain))
+		parts = append(parts, migrate.ItemName(c.Item, c.Domain))
 	case c.MX != "":
 		parts = append(parts, c.Domain+" MX "+c.MX+" ["+c.Address+"]")
 	case c.Domain != "":
@@ -49,11 +51,25 @@ func title(kind string) string {
 func summary(d *Diff) string {
 	switch {
 	case d.NewProblem:
-		return fmt.Sprintf("NEW PROBLEM (%d new, %d gone, %d changes)", len(d.NewProblems), len(d.GoneProblems), len(d.Changes))
+		return fmt.Sprintf("NEW PROBLEM (%d new, %d gone, %s)", len(d.NewProblems), len(d.GoneProblems), plural(len(d.Changes), "change"))
 	case len(d.Changes)+len(d.NewProblems)+len(d.GoneProblems) == 0:
 		return "NO CHANGE"
 	}
-	return fmt.Sprintf("no new problem (%d new unchecked, %d gone, %d changes)", len(d.NewProblems), len(d.GoneProblems), len(d.Changes))
+	// New problems without NewProblem are checks that could not be done
+	// this time (inconclusive): said only when there are some.
+	var parts []string
+	if n := len(d.NewProblems); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d new could not be checked", n))
+	}
+	parts = append(parts, fmt.Sprintf("%d gone", len(d.GoneProblems)), plural(len(d.Changes), "change"))
+	return "no new problem (" + strings.Join(parts, ", ") + ")"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // WriteText writes the diff for a terminal. Remote text (replies, TXT
@@ -95,13 +111,8 @@ func WriteText(w io.Writer, d *Diff) error {
 	return err
 }
 
-var mdEscaper = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
-	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
-)
-
 func md(s string) string {
-	s = mdEscaper.Replace(textsafe.Clean(s))
+	s = report.EscapeMarkdown(s)
 	if s == "" {
 		return "-"
 	}

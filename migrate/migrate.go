@@ -581,7 +581,7 @@ func (b *builder) dmarc(s Side, i int) *Cell {
 			policy += " (from " + d.Query + ")"
 		}
 	}
-	dkimFix := fmt.Sprintf("make SPF pass (the spf row), or DKIM-sign all mail with a key aligned with %s: DKIM does not depend on the address", d.Domain)
+	dkimFix := fmt.Sprintf("make SPF pass (the SPF row), or DKIM-sign all mail with a key aligned with %s: DKIM does not depend on the address", d.Domain)
 	switch {
 	case d.Error != "":
 		return &Cell{Status: NotChecked, Detail: d.Error}
@@ -671,6 +671,9 @@ func (b *builder) smtp(s Side, domain string) *Cell {
 				Fix: "find the address mail really leaves from (the MX's echo) and check that one, or route mail from " + s.Addr.String()}
 		case other > 0:
 			return &Cell{Status: NotChecked, Detail: fmt.Sprintf("%d of %d MX addresses accepted%s; %s", acc, total, note, otherWhat)}
+		}
+		if total == 1 {
+			return &Cell{Status: Pass, Detail: "the only MX address accepted the recipient at RCPT" + note}
 		}
 		return &Cell{Status: Pass, Detail: fmt.Sprintf("all %d MX addresses accepted the recipient at RCPT%s", total, note)}
 	}

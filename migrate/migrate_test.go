@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -408,5 +409,33 @@ func TestIPv6RangeListingPer64(t *testing.T) {
 	}
 	if r.Aggregate == nil || r.Aggregate.Listed != 4 {
 		t.Errorf("aggregate %+v", r.Aggregate)
+	}
+}
+
+// Blockers read as the table does ("SPF example.test", not "spf"), a
+// blocker without a fix prints no empty "fix:", and one MX address is not
+// "all 1 MX addresses".
+func TestBlockerLines(t *testing.T) {
+	in := base()
+	in.New[0].SPF = spfRes(newIP, mailauth.Fail) // no suggestion: no fix
+	in.New[0].RDNS = &report.RDNS{IP: newIP.String(), PTR: []string{}}
+	r := Build(in)
+	var tx, mdb bytes.Buffer
+	if err := WriteText(&tx, r, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&mdb, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{tx.String(), mdb.String()} {
+		if !strings.Contains(out, newIP.String()+" SPF example.test: fail") || !strings.Contains(out, newIP.String()+" PTR / FCrDNS: no PTR") {
+			t.Errorf("blockers not named as the table names them:\n%s", out)
+		}
+		if regexp.MustCompile(`fix: *(\n|$)`).MatchString(out) {
+			t.Errorf("empty fix:\n%s", out)
+		}
+	}
+	if row := findRow(t, r, ItemSMTP, "dest.test"); row.Old.Detail != "the only MX address accepted the recipient at RCPT" {
+		t.Errorf("SMTP old: %q", row.Old.Detail)
 	}
 }

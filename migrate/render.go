@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/blprobe/blprobe/internal/textsafe"
+	"github.com/blprobe/blprobe/report"
 )
 
 // WriteJSON writes the report as indented JSON and a newline.
@@ -20,19 +21,27 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return err
 }
 
-func itemName(row Row) string {
+func itemName(row Row) string { return ItemName(row.Item, row.Subject) }
+
+// ItemName is how reports name a readiness item: "SPF example.test",
+// "PTR / FCrDNS", not the JSON identifier ("spf", "rdns").
+func ItemName(item, subject string) string {
 	names := map[string]string{
 		ItemListings: "Listings", ItemRDNS: "PTR / FCrDNS", ItemGeneric: "Generic PTR", ItemHELO: "HELO",
 		ItemSPF: "SPF", ItemDMARC: "DMARC", ItemSMTP: "SMTP", ItemPort25: "Port 25",
 	}
-	n := names[row.Item]
+	n := names[item]
 	if n == "" {
-		n = row.Item
+		n = item
 	}
-	if row.Subject != "" {
-		n += " " + row.Subject
+	if subject != "" {
+		n += " " + subject
 	}
 	return n
+}
+
+func blockerName(bl Blocker) string {
+	return itemName(Row{Item: bl.Item, Subject: bl.Subject})
 }
 
 func statusWord(c *Cell) string {
@@ -82,7 +91,10 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	if len(r.Blockers) > 0 {
 		fmt.Fprintf(&b, "\nBLOCKERS (%d)\n", len(r.Blockers))
 		for _, bl := range r.Blockers {
-			fmt.Fprintf(&b, "  %s %s: %s\n      fix: %s\n", bl.Address, cl(strings.TrimSpace(bl.Item+" "+bl.Subject)), cl(bl.Detail), cl(bl.Fix))
+			fmt.Fprintf(&b, "  %s %s: %s\n", cl(bl.Address), cl(blockerName(bl)), cl(bl.Detail))
+			if bl.Fix != "" {
+				fmt.Fprintf(&b, "      fix: %s\n", cl(bl.Fix))
+			}
 		}
 	}
 	if a := r.Aggregate; a != nil {
@@ -102,13 +114,7 @@ func WriteText(w io.Writer, r *Report, verbose bool) error {
 	return err
 }
 
-// mdEscaper backslash-escapes the characters Markdown gives a meaning inline.
-var mdEscaper = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
-	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
-)
-
-func md(s string) string { return mdEscaper.Replace(textsafe.Clean(s)) }
+func md(s string) string { return report.EscapeMarkdown(s) }
 
 func mdCell(c *Cell) string {
 	if c == nil {
@@ -133,7 +139,11 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if len(r.Blockers) > 0 {
 		b.WriteString("\n## Blockers\n\n")
 		for _, bl := range r.Blockers {
-			fmt.Fprintf(&b, "- %s %s: %s — fix: %s\n", md(bl.Address), md(strings.TrimSpace(bl.Item+" "+bl.Subject)), md(bl.Detail), md(bl.Fix))
+			fmt.Fprintf(&b, "- %s %s: %s", md(bl.Address), md(blockerName(bl)), md(bl.Detail))
+			if bl.Fix != "" {
+				fmt.Fprintf(&b, " — fix: %s", md(bl.Fix))
+			}
+			b.WriteString("\n")
 		}
 	}
 	if a := r.Aggregate; a != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/blprobe/blprobe/dnsbl"
+	"github.com/blprobe/blprobe/internal/textsafe"
 )
 
 // capitalize upper-cases the first letter of s.
@@ -54,6 +55,12 @@ var mdEscaper = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
 	`<`, `\<`, `>`, `\>`, `|`, `\|`, `&`, `\&`, `#`, `\#`, `~`, `\~`, `!`, `\!`,
 )
+
+// EscapeMarkdown makes remote or user text safe as inline Markdown text (a
+// table cell, a list item): control characters removed, every character
+// Markdown gives a meaning inline backslash-escaped. The migrate and diff
+// renderers use it too. It does not redact secrets.
+func EscapeMarkdown(s string) string { return mdEscaper.Replace(textsafe.Clean(s)) }
 
 // text makes s safe as inline Markdown text, e.g. in a table cell.
 func (m *mdWriter) text(s string) string {

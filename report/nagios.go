@@ -116,9 +116,10 @@ type nagiosCounts struct {
 	addrs                   []string // distinct addresses looked up
 	listedZones, blockZones []string // zones with a listing; block zones asked
 	listedAddrs             []string
-	rejected, accepted      int // SMTP probes
-	smtpErrors              int // error, tempfail, not_done
-	rejectedAt              []string
+	rejected, accepted      int      // SMTP probes
+	smtpErrors              int      // error, tempfail, not_done, a refusal not tied to the sender
+	rejectedAt              []string // distinct MX addresses that refused
+	sources                 int      // distinct source addresses probed from
 }
 
 func countNagios(r *Report) nagiosCounts {
@@ -162,25 +163,37 @@ func countNagios(r *Report) nagiosCounts {
 		})
 	}
 	if s := r.SMTP; s != nil {
+		sources, seenRej := map[string]bool{}, map[string]bool{}
 		for _, d := range s.Domains {
 			for _, mx := range d.MX {
 				for _, p := range mx.Addresses {
+					sources[p.SourceIP] = true
 					switch {
 					case p.Status == smtpcheck.StatusAccepted:
 						c.accepted++
-					case p.Status == smtpcheck.StatusRejected && (p.Class == smtpcheck.ClassBlocklisted || p.Class == smtpcheck.ClassPolicy):
+					case isSenderRejection(p):
+						// The verdict's rule (banner 554, X.7.x, sender refused…),
+						// not only the blocklisted and policy classes.
 						c.rejected++
-						c.rejectedAt = append(c.rejectedAt, fmt.Sprintf("%s %s", d.Domain, probeName(mx.Host, p)))
-					case p.Status == smtpcheck.StatusRejected:
-						// unknown recipient or another non-block rejection: a warning of the report
-					default:
+						// A range probes each MX address from every source: name it once.
+						if at := fmt.Sprintf("%s %s", d.Domain, probeName(mx.Host, p)); !seenRej[at] {
+							seenRej[at] = true
+							c.rejectedAt = append(c.rejectedAt, at)
+						}
+					default: // a refusal not tied to the sender gives no verdict either
 						c.smtpErrors++
 					}
 				}
 			}
 		}
+		c.sources = len(sources)
 	}
 	return c
+}
+
+func isSenderRejection(p smtpcheck.Probe) bool {
+	_, ok := SenderCause(p)
+	return ok
 }
 
 // NagiosCode decides the plugin status: CRITICAL when an MX rejects for
@@ -284,16 +297,22 @@ func WriteNagios(w io.Writer, r *Report, o NagiosOptions) (int, error) {
 	}
 	if r.SMTP != nil {
 		total := c.accepted + c.rejected + c.smtpErrors
+		// One source: each probe is one MX address. A range probes every
+		// MX address from each of its sources: count probes, not addresses.
+		what, reject, accept := "MX addresses", "reject", "accept"
+		if c.sources > 1 {
+			what, reject, accept = fmt.Sprintf("MX probes (from %d source addresses)", c.sources), "were rejected", "were accepted"
+		}
 		switch {
 		case c.rejected > 0:
-			parts = append(parts, fmt.Sprintf("%d of %d MX addresses reject (%s)", c.rejected, total, firstN(c.rejectedAt, 2)))
+			parts = append(parts, fmt.Sprintf("%d of %d %s %s (%s)", c.rejected, total, what, reject, firstN(c.rejectedAt, 2)))
 		case total > 0 && c.accepted == total:
-			parts = append(parts, fmt.Sprintf("all %d MX addresses accept", total))
+			parts = append(parts, fmt.Sprintf("all %d %s %s", total, what, accept))
 		case total > 0:
-			parts = append(parts, fmt.Sprintf("%d of %d MX addresses accept", c.accepted, total))
+			parts = append(parts, fmt.Sprintf("%d of %d %s %s", c.accepted, total, what, accept))
 		}
 		if c.smtpErrors > 0 {
-			parts = append(parts, plural(c.smtpErrors, "MX probe")+" could not be completed")
+			parts = append(parts, plural(c.smtpErrors, "MX probe")+" gave no verdict")
 		}
 		if r.SMTP.Port25Blocked {
 			parts = append(parts, "outbound port 25 looks blocked")

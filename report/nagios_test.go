@@ -173,6 +173,26 @@ func TestNagiosStatus(t *testing.T) {
 		Addresses: []smtpcheck.Probe{{IP: "198.51.100.1", Status: smtpcheck.StatusRejected, Class: smtpcheck.ClassBlocklisted, Stage: smtpcheck.StageRcpt,
 			Reply: &smtpcheck.Reply{Code: 554, Text: "blocked | \x1b[31mred\x1b[0m"}}}}}}}}
 	rejected.Finalize()
+	// A 554 at the banner without a list named is a refusal of the client
+	// (issue 7): the verdict says rejected, so must the plugin.
+	banner := dnsblReport(nil, 4, 0)
+	banner.SMTP = &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: smtpcheck.DomainOK, MX: []smtpcheck.MX{{Host: "mx.example.com",
+		Addresses: []smtpcheck.Probe{{IP: "198.51.100.1", Status: smtpcheck.StatusRejected, Class: smtpcheck.ClassRejected, Stage: smtpcheck.StageBanner,
+			Reply: &smtpcheck.Reply{Code: 554, Text: "No SMTP service here"}}}}}}}}
+	banner.Finalize()
+	if banner.Verdict != VerdictRejected {
+		t.Fatalf("banner 554 verdict %s", banner.Verdict)
+	}
+	// A range probes one MX address from each source: one name, probes counted.
+	multi := dnsblReport(nil, 4, 0)
+	var probes []smtpcheck.Probe
+	for _, src := range []string{"203.0.113.7", "203.0.113.8", "203.0.113.9"} {
+		probes = append(probes, smtpcheck.Probe{IP: "198.51.100.1", SourceIP: src, Status: smtpcheck.StatusRejected, Class: smtpcheck.ClassBlocklisted,
+			Stage: smtpcheck.StageRcpt, Reply: &smtpcheck.Reply{Code: 554, Text: "blocked"}})
+	}
+	multi.SMTP = &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: smtpcheck.DomainOK,
+		MX: []smtpcheck.MX{{Host: "mx.example.com", Addresses: probes}}}}}
+	multi.Finalize()
 	tests := []struct {
 		name       string
 		r          *Report
@@ -189,6 +209,8 @@ func TestNagiosStatus(t *testing.T) {
 		{"tolerated listing, incomplete run", dnsblReport([]string{"a.example"}, 5, 1), "1", "2", NagiosUnknown, "1 lookup could not be checked"},
 		{"listing beats inconclusive", dnsblReport([]string{"a.example"}, 5, 2), "0", "0", NagiosCritical, "2 lookups could not be checked"},
 		{"interrupted", interrupted, "0", "0", NagiosUnknown, "interrupted"},
+		{"banner 554 without a list is critical", banner, "10", "10", NagiosCritical, "1 of 1 MX addresses reject (example.com mx.example.com [198.51.100.1])"},
+		{"range: probes counted, MX named once", multi, "0", "0", NagiosCritical, "3 of 3 MX probes (from 3 source addresses) were rejected (example.com mx.example.com [198.51.100.1]) |"},
 		{"MX rejection is critical whatever the thresholds", rejected, "10", "10", NagiosCritical, "1 of 1 MX addresses reject (example.com mx.example.com [198.51.100.1])"},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/blprobe/blprobe/dnsbl"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,52 @@ func TestRDNSGroupLabels(t *testing.T) {
 	for _, tt := range tests {
 		if g := rdnsGroups([]RDNS{tt.rdns}); len(g) != 1 || g[0].label != tt.want {
 			t.Errorf("%+v: groups %+v, want label %q", tt.rdns, g, tt.want)
+		}
+	}
+}
+
+// The HELO check reads as words, not a "fqdn yes, resolves to the IP no"
+// dump (issue 10: evidence as short readable sentences).
+func TestHELOLine(t *testing.T) {
+	tests := []struct {
+		h    HELOCheck
+		want string
+	}{
+		{HELOCheck{Name: "mail.example.org", FQDN: true, ResolvesToIP: true, MatchesPTR: true, Resolves: []string{"203.0.113.7"}},
+			"HELO mail.example.org: fully qualified, resolves to this IP, matches the PTR"},
+		{HELOCheck{Name: "mail.example.org", FQDN: true, Resolves: []string{"198.51.100.20"}},
+			"HELO mail.example.org: fully qualified, resolves to 198.51.100.20 (not to this IP), does not match the PTR"},
+		{HELOCheck{Name: "localhost", Resolves: []string{}},
+			"HELO localhost: not a fully-qualified domain name, does not resolve, does not match the PTR"},
+		{HELOCheck{Name: "mx.example.org", FQDN: true, Error: "i/o timeout"},
+			"HELO mx.example.org: fully qualified, could not be resolved, does not match the PTR; error: i/o timeout"},
+	}
+	for _, tt := range tests {
+		if got := heloLine(&tt.h); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
+		}
+	}
+}
+
+// A zone's test-entry evidence reads as words: what it should have answered,
+// what it did.
+func TestEvidenceLine(t *testing.T) {
+	tests := []struct {
+		e    dnsbl.Evidence
+		want string
+	}{
+		{dnsbl.Evidence{Query: "2.0.0.127.z.example", Expect: "listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}, OK: true},
+			"2.0.0.127.z.example should be listed: answered 127.0.0.2 (as expected)"},
+		{dnsbl.Evidence{Query: "1.0.0.127.z.example", Expect: "not_listed", Rcode: "NOERROR", Codes: []string{"127.0.0.2"}},
+			"1.0.0.127.z.example should not be listed: answered 127.0.0.2 (WRONG)"},
+		{dnsbl.Evidence{Query: "1.0.0.127.z.example", Expect: "not_listed", Rcode: "NXDOMAIN", Codes: []string{}, OK: true},
+			"1.0.0.127.z.example should not be listed: answered NXDOMAIN (as expected)"},
+		{dnsbl.Evidence{Query: "2.0.0.127.z.example", Expect: "listed", Codes: []string{}, Error: "i/o timeout"},
+			"2.0.0.127.z.example should be listed: no answer: i/o timeout"},
+	}
+	for _, tt := range tests {
+		if got := evidenceLine(tt.e); got != tt.want {
+			t.Errorf("got  %q\nwant %q", got, tt.want)
 		}
 	}
 }

@@ -252,31 +252,67 @@ func answerText(a EgressAnswer) string {
 	return strings.Join(a.IPs, ", ")
 }
 
+// evidenceLine says what one RFC 5782 test query should have answered and
+// what it did: "2.0.0.127.zen.example should be listed: answered 127.0.0.2
+// (as expected)".
 func evidenceLine(e dnsbl.Evidence) string {
-	s := fmt.Sprintf("%s expect %s", e.Query, e.Expect)
-	if e.Rcode != "" {
-		s += " rcode " + e.Rcode
+	want := "expect " + e.Expect
+	switch e.Expect {
+	case "listed":
+		want = "should be listed"
+	case "not_listed":
+		want = "should not be listed"
 	}
-	if len(e.Codes) > 0 {
-		s += " codes " + strings.Join(e.Codes, ",")
+	var got string
+	switch {
+	case e.Error != "":
+		got = "no answer: " + e.Error
+	case len(e.Codes) > 0:
+		got = "answered " + strings.Join(e.Codes, ", ")
+		if e.Rcode != "" && e.Rcode != "NOERROR" {
+			got += " (" + e.Rcode + ")"
+		}
+	case e.Rcode != "":
+		got = "answered " + e.Rcode
+	default:
+		got = "answered nothing"
 	}
-	if e.Error != "" {
-		s += " error: " + e.Error
-	}
+	s := e.Query + " " + want + ": " + got
 	switch {
 	case e.OK:
-		return s + " (ok)"
+		return s + " (as expected)"
 	case e.Error != "":
-		return s + " (no answer)"
+		return s
 	}
 	return s + " (WRONG)"
 }
 
+// heloLine says in words what the HELO check found: "HELO mail.example.org:
+// fully qualified, resolves to 198.51.100.20 (not to this IP), does not
+// match the PTR".
 func heloLine(h *HELOCheck) string {
-	s := fmt.Sprintf("HELO %s: fqdn %s, resolves to the IP %s, matches PTR %s", h.Name, yesNo(h.FQDN), yesNo(h.ResolvesToIP), yesNo(h.MatchesPTR))
-	if len(h.Resolves) > 0 {
-		s += " (resolves to " + strings.Join(h.Resolves, ", ") + ")"
+	var facts []string
+	if h.FQDN {
+		facts = append(facts, "fully qualified")
+	} else {
+		facts = append(facts, "not a fully-qualified domain name")
 	}
+	switch {
+	case h.ResolvesToIP:
+		facts = append(facts, "resolves to this IP")
+	case len(h.Resolves) > 0:
+		facts = append(facts, "resolves to "+strings.Join(h.Resolves, ", ")+" (not to this IP)")
+	case h.Error != "":
+		facts = append(facts, "could not be resolved")
+	default:
+		facts = append(facts, "does not resolve")
+	}
+	if h.MatchesPTR {
+		facts = append(facts, "matches the PTR")
+	} else {
+		facts = append(facts, "does not match the PTR")
+	}
+	s := fmt.Sprintf("HELO %s: %s", h.Name, strings.Join(facts, ", "))
 	if h.Error != "" {
 		s += "; error: " + h.Error
 	}

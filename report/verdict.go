@@ -164,6 +164,10 @@ func (r *Report) Problems() []Problem {
 				if probeCount(d) == 0 {
 					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: no address of its MX hosts could be probed (see the MX errors)", d.Domain)})
 				}
+			default: // a status this version does not know: never clean without a probe
+				if probeCount(d) == 0 {
+					inc = append(inc, Problem{VerdictInconclusive, fmt.Sprintf("%s: mail hosts ended with status %q, so nothing was probed", d.Domain, d.Status)})
+				}
 			}
 			for _, mx := range d.MX {
 				for _, p := range mx.Addresses {

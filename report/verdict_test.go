@@ -208,6 +208,16 @@ func TestUnknownProbeStatusIsInconclusive(t *testing.T) {
 	}
 }
 
+// A domain status this version does not know, with nothing probed, is no
+// clean run either.
+func TestUnknownDomainStatusIsInconclusive(t *testing.T) {
+	r := Report{SMTP: &smtpcheck.Result{Domains: []smtpcheck.Domain{{Domain: "example.com", Status: "weird"}}}}
+	r.Finalize()
+	if r.Verdict != VerdictInconclusive || r.ExitCode != ExitInconclusive {
+		t.Errorf("verdict %s exit %d problems %+v", r.Verdict, r.ExitCode, r.Problems())
+	}
+}
+
 func TestCoverage(t *testing.T) {
 	r := Report{DNSBL: &DNSBL{
 		Zones: zones(zone("a4.example", dnsbl.TypeBlock, dnsbl.HealthHealthy), dnsbl.ZoneHealth{Zone: "b46.example", Kind: dnsbl.KindIP46, Health: dnsbl.HealthHealthy},
