@@ -52,7 +52,7 @@ func ClassifyCause(stage Stage, rep Reply, ehloEnhanced bool) Verdict {
 	}
 	if v.Cause == "" {
 		e := trustedEnhanced(rep)
-		lower := foldText(rep.Text)
+		lower := maskLocalParts(foldText(rep.Text))
 		v.Cause, v.Why = CauseUnknown, "no rule matched"
 		rules := compiledRules()
 		for i := range rules {
