@@ -88,8 +88,10 @@ func New(opts Options) (*Checker, error) {
 	return c, nil
 }
 
-// checkDQSKey accepts one DNS label of 8-63 letters and digits (FACTS §2);
-// the error never echoes the key.
+// checkDQSKey accepts one DNS label of 8-63 letters and digits, the
+// Spamhaus DQS key of "your_DQS_key.zen.dq.spamhaus.net"
+// (https://github.com/spamhaus/spamassassin-dqs); the error never echoes
+// the key.
 func checkDQSKey(k string) error {
 	ok := len(k) >= 8 && len(k) <= 63
 	for i := 0; ok && i < len(k); i++ {
@@ -163,7 +165,8 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 	case z.Local != nil:
 		// Local list data: no DNS, no key needed.
 	case z.DQS != "" && c.key != "":
-		// FACTS §2: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
+		// Spamhaus DQS: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
+		// (https://github.com/spamhaus/spamassassin-dqs, sh.cf)
 		dqs := normZone(z.DQS)
 		zr.query = c.key + "." + dqs
 		zr.display = redacted + "." + dqs
@@ -538,7 +541,7 @@ type testEntry struct {
 var (
 	test4Pos = netip.MustParseAddr("127.0.0.2")
 	test4Neg = netip.MustParseAddr("127.0.0.1")
-	test6Pos = netip.MustParseAddr("::ffff:7f00:2") // an IPv6 query, not 127.0.0.2 (FACTS §1)
+	test6Pos = netip.MustParseAddr("::ffff:7f00:2") // an IPv6 query, not 127.0.0.2 (RFC 5782 §5)
 	test6Neg = netip.MustParseAddr("::ffff:7f00:1")
 )
 
@@ -662,7 +665,7 @@ func (c *Checker) checkHealth(ctx context.Context, zones []*zoneRT, six []bool) 
 	c.directFallback(ctx, zones, six)
 }
 
-// runTest sends one test query and judges it (FACTS §3 health rules).
+// runTest sends one test query and judges it (RFC 5782 §5: the test entries).
 func (c *Checker) runTest(ctx context.Context, z *zoneRT, te testEntry) testResult {
 	tr := testResult{ev: Evidence{Query: te.display, Expect: "not_listed"}}
 	if te.positive {
