@@ -226,8 +226,22 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 		wasDecided := s.decided
 		rep, ok = s.cmd(target, "RCPT TO:<"+rc+">")
 		if !ok {
-			if !wasDecided && s.decided { // 421: a verdict on this RCPT
+			switch {
+			case !wasDecided && s.decided: // 421 to the first RCPT: read made it the verdict
 				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: *p.Reply, Class: p.Class})
+			case rep.Code == 421:
+				// 421 to a later RCPT (RFC 5321 §3.8): a tempfail of this
+				// recipient, so the verdict unless a refusal came first; it
+				// is a reply, not an unannounced close.
+				s.echo(rep.Text)
+				v := ClassifyCause(StageRcpt, rep, hasExt(p.Extensions, "ENHANCEDSTATUSCODES"))
+				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: v.Class})
+				p.ClosedByServer = false
+				if !refused {
+					r := rep
+					p.Reply, p.Status, p.Class, p.CitedList = &r, v.Status, v.Class, v.CitedList
+					p.Cause, p.CauseWhy = v.Cause, v.Why
+				}
 			}
 			p.TimingsMs["rcpt"] = s.ms(t)
 			return

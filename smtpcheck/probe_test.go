@@ -187,6 +187,25 @@ func TestProbeScripted(t *testing.T) {
 					t.Errorf("decisive %+v", p.Reply)
 				}
 			}},
+		{name: "several RCPT: a 421 after an acceptance decides",
+			cfg: smtptest.Config{RcptFunc: func(a string) string {
+				if strings.HasPrefix(a, "b@") {
+					return "421 4.7.0 mx.test Error: too many recipients from [127.0.0.1], closing"
+				}
+				return "250 2.1.5 Ok"
+			}},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test", "c@example.test"}
+			},
+			status: StatusTempfail, class: ClassTempfail, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if len(p.Rcpts) != 2 || p.Rcpts[0].Class != ClassAccepted || p.Rcpts[1].Reply.Code != 421 {
+					t.Errorf("rcpts %+v", p.Rcpts)
+				}
+				if p.Reply == nil || p.Reply.Code != 421 || p.ClosedByServer {
+					t.Errorf("decisive %+v, closed by server %v", p.Reply, p.ClosedByServer)
+				}
+			}},
 		{name: "custom HELO and FROM", mod: func(o *Options, _ *smtptest.Server) { o.HELO = "mail.example.net"; o.From = "probe@example.net" },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RSET,QUIT",
 			check: func(t *testing.T, _ Probe, s *smtptest.Server) {
