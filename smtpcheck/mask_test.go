@@ -37,3 +37,27 @@ func TestClassifyIgnoresAddressLocalParts(t *testing.T) {
 		t.Errorf("T-Online: list %q, cause %s", v.CitedList, v.Cause)
 	}
 }
+
+// A word in a link's path (a help page's name) is not the server's wording:
+// the phrase and fallback rules do not read links. The list and marker
+// rules still do (a list's lookup URL, a provider's case link).
+func TestClassifyPhrasesIgnoreLinks(t *testing.T) {
+	tests := []struct {
+		raw   string
+		cause Cause
+		list  string
+	}{
+		{"550 No such user here. See http://mx.example.com/help/blacklist-faq.html\r\n", CauseRecipientUnknown, ""},
+		{"550 Requested action not taken: mailbox unavailable https://example.com/kb/spf-dmarc\r\n", CauseRecipientUnknown, ""},
+		{"550 Requested action not taken: see www.example.com/policy/relay-denied.html\r\n", CauseUnknown, ""},
+		// Links that are evidence keep counting.
+		{"554 5.7.1 Service unavailable; Client host [203.0.113.7] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.7\r\n", CauseDNSBLListing, "zen.spamhaus.org"},
+		{"550 Rejected, see https://www.spamcop.net/w3m?action=checkblock&ip=203.0.113.7\r\n", CauseDNSBLListing, "bl.spamcop.net"},
+	}
+	for _, tc := range tests {
+		v := ClassifyCause(StageRcpt, parse(t, tc.raw), false)
+		if v.Cause != tc.cause || v.CitedList != tc.list {
+			t.Errorf("%q: cause %s, list %q; want %s, %q (%s)", tc.raw, v.Cause, v.CitedList, tc.cause, tc.list, v.Why)
+		}
+	}
+}

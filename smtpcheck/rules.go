@@ -511,3 +511,22 @@ func isLocalByte(c byte) bool {
 	}
 	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0
 }
+
+// stripLinks replaces every link in lower (a word starting "http://",
+// "https://" or "www.") with a space. The phrase and fallback rules read
+// the server's wording, and a help page's name ("…/blacklist-faq.html",
+// "…/spf-dmarc") is not wording; the list and marker rules still see links,
+// where a list's lookup URL or a provider's case link is evidence.
+func stripLinks(lower string) string {
+	if !strings.Contains(lower, "http") && !strings.Contains(lower, "www.") {
+		return lower
+	}
+	words := strings.Split(lower, " ")
+	for i, w := range words {
+		w = strings.TrimLeft(w, "(<[\"'")
+		if strings.HasPrefix(w, "http://") || strings.HasPrefix(w, "https://") || strings.HasPrefix(w, "www.") {
+			words[i] = ""
+		}
+	}
+	return strings.Join(words, " ")
+}
