@@ -206,6 +206,28 @@ func TestProbeScripted(t *testing.T) {
 					t.Errorf("decisive %+v, closed by server %v", p.Reply, p.ClosedByServer)
 				}
 			}},
+		{name: "several RCPT: reset after the first acceptance is no verdict",
+			cfg: smtptest.Config{ResetAfter: "RCPT"},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test"}
+			},
+			status: StatusError, class: ClassProtocolError, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if len(p.Rcpts) != 1 || p.Rcpts[0].Class != ClassAccepted || !strings.Contains(strings.ToLower(p.Error), "rcpt") || p.Reply != nil {
+					t.Errorf("rcpts %+v, error %q", p.Rcpts, p.Error)
+				}
+			}},
+		{name: "several RCPT: reset after a rejection keeps it",
+			cfg: smtptest.Config{ResetAfter: "RCPT", Rcpt: "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test"}
+			},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, cited: "zen.spamhaus.org", verbs: "EHLO,MAIL,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if !p.ClosedByServer {
+					t.Error("closed_by_server not set")
+				}
+			}},
 		{name: "custom HELO and FROM", mod: func(o *Options, _ *smtptest.Server) { o.HELO = "mail.example.net"; o.From = "probe@example.net" },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RSET,QUIT",
 			check: func(t *testing.T, _ Probe, s *smtptest.Server) {
