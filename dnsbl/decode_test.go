@@ -266,3 +266,18 @@ func TestDecodeOwnerNames(t *testing.T) {
 		}
 	}
 }
+
+// TestReasonTextsOwnerNames: a TXT record of another name is no reason.
+func TestReasonTextsOwnerNames(t *testing.T) {
+	q := "2.0.0.127.z.example."
+	m := new(dns.Msg)
+	m.SetQuestion(q, dns.TypeTXT)
+	txt := func(owner, s string) dns.RR {
+		return &dns.TXT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{s}}
+	}
+	m.Answer = []dns.RR{txt(q, "listed: see https://z.example/q"), txt("other.example.", "forged reason")}
+	got := reasonTexts(m)
+	if len(got) != 1 || got[0] != "listed: see https://z.example/q" {
+		t.Errorf("reasons %q", got)
+	}
+}

@@ -454,13 +454,21 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 	if err != nil || tresp.Rcode != dns.RcodeSuccess {
 		return
 	}
+	r.Reason = c.reason(reasonTexts(tresp))
+}
+
+// reasonTexts returns the TXT texts of resp that belong to the name asked
+// (or the CNAME chain from it); TXT records of other names are dropped, as
+// their A records are in decode.
+func reasonTexts(resp *dns.Msg) []string {
+	owners := answerOwners(resp)
 	var texts []string
-	for _, rr := range tresp.Answer {
-		if t, ok := rr.(*dns.TXT); ok {
+	for _, rr := range resp.Answer {
+		if t, ok := rr.(*dns.TXT); ok && (owners == nil || owners[strings.ToLower(t.Hdr.Name)]) {
 			texts = append(texts, txtText(t.Txt))
 		}
 	}
-	r.Reason = c.reason(texts)
+	return texts
 }
 
 // localAnswer looks a unit up in the zone's local data and decodes it as
