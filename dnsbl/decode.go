@@ -92,10 +92,15 @@ type outcome struct {
 func (z *zoneRT) decode(resp *dns.Msg) outcome {
 	var addrs []netip.Addr
 	if resp.Rcode == dns.RcodeSuccess {
+		owners := answerOwners(resp)
 		for _, rr := range resp.Answer {
 			a, ok := rr.(*dns.A)
 			if !ok {
 				continue
+			}
+			if owners != nil && !owners[strings.ToLower(a.Hdr.Name)] {
+				return outcome{rcode: rcodeName(resp.Rcode), status: StatusError, kind: ErrBadAnswer,
+					err: fmt.Sprintf("answer has an A record of %s, not of the name asked: a forged or confused answer, not a listing", strings.TrimSuffix(a.Hdr.Name, "."))}
 			}
 			ip, ok := netip.AddrFromSlice(a.A)
 			if !ok {
@@ -105,6 +110,33 @@ func (z *zoneRT) decode(resp *dns.Msg) outcome {
 		}
 	}
 	return z.decodeAddrs(resp.Rcode, addrs)
+}
+
+// maxChain bounds the CNAME links followed inside one answer (a hostile
+// answer can hold thousands of records).
+const maxChain = 8
+
+// answerOwners returns the names whose A records answer resp's question
+// (lower-cased): the name asked and the CNAME chain from it that the answer
+// holds (RFC 1034 §3.6.2); nil when resp has no question to check against.
+func answerOwners(resp *dns.Msg) map[string]bool {
+	if len(resp.Question) != 1 {
+		return nil
+	}
+	owners := map[string]bool{strings.ToLower(resp.Question[0].Name): true}
+	for hop := 0; hop < maxChain; hop++ { // each pass follows one more link
+		grew := false
+		for _, rr := range resp.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && owners[strings.ToLower(c.Hdr.Name)] && !owners[strings.ToLower(c.Target)] {
+				owners[strings.ToLower(c.Target)] = true
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	return owners
 }
 
 // sortedCodes returns the distinct addresses of addrs in numeric order, at

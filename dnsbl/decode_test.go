@@ -230,3 +230,54 @@ func TestDecodeCodeOrder(t *testing.T) {
 		t.Errorf("codes = %v", o.codes)
 	}
 }
+
+// TestDecodeOwnerNames: only A records of the question's name, or of the
+// CNAME chain the answer gives from it, are codes; an A record of another
+// name is a forged or confused answer, never a listing.
+func TestDecodeOwnerNames(t *testing.T) {
+	c := mustChecker(t, Options{Resolver: nopExchanger{}})
+	zr, err := c.compileZone(Builtin()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "2.0.0.127.z.example."
+	a := func(owner, ip string) dns.RR {
+		return &dns.A{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)}
+	}
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q, Rrtype: dns.TypeCNAME, Class: dns.ClassINET}, Target: "2.0.0.127.key.zen.dq.example."}
+	for _, tc := range []struct {
+		name   string
+		rrs    []dns.RR
+		status Status
+		kind   ErrorKind
+	}{
+		{"own name", []dns.RR{a(q, "127.0.0.2")}, StatusListed, ""},
+		{"own name, other case", []dns.RR{a(strings.ToUpper(q), "127.0.0.2")}, StatusListed, ""},
+		{"through a CNAME", []dns.RR{cname, a("2.0.0.127.key.zen.dq.example.", "127.0.0.4")}, StatusListed, ""},
+		{"another name only", []dns.RR{a("other.example.", "127.0.0.2")}, StatusError, ErrBadAnswer},
+		{"another name beside", []dns.RR{a(q, "127.0.0.2"), a("other.example.", "127.0.0.9")}, StatusError, ErrBadAnswer},
+	} {
+		m := answer(dns.RcodeSuccess)
+		m.Question[0].Name = q
+		m.Answer = tc.rrs
+		o := zr.decode(m)
+		if o.status != tc.status || o.kind != tc.kind {
+			t.Errorf("%s: %s/%s %q, want %s/%s", tc.name, o.status, o.kind, o.err, tc.status, tc.kind)
+		}
+	}
+}
+
+// TestReasonTextsOwnerNames: a TXT record of another name is no reason.
+func TestReasonTextsOwnerNames(t *testing.T) {
+	q := "2.0.0.127.z.example."
+	m := new(dns.Msg)
+	m.SetQuestion(q, dns.TypeTXT)
+	txt := func(owner, s string) dns.RR {
+		return &dns.TXT{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{s}}
+	}
+	m.Answer = []dns.RR{txt(q, "listed: see https://z.example/q"), txt("other.example.", "forged reason")}
+	got := reasonTexts(m)
+	if len(got) != 1 || got[0] != "listed: see https://z.example/q" {
+		t.Errorf("reasons %q", got)
+	}
+}

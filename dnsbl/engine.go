@@ -88,8 +88,10 @@ func New(opts Options) (*Checker, error) {
 	return c, nil
 }
 
-// checkDQSKey accepts one DNS label of 8-63 letters and digits (FACTS §2);
-// the error never echoes the key.
+// checkDQSKey accepts one DNS label of 8-63 letters and digits, the
+// Spamhaus DQS key of "your_DQS_key.zen.dq.spamhaus.net"
+// (https://github.com/spamhaus/spamassassin-dqs); the error never echoes
+// the key.
 func checkDQSKey(k string) error {
 	ok := len(k) >= 8 && len(k) <= 63
 	for i := 0; ok && i < len(k); i++ {
@@ -163,7 +165,8 @@ func (c *Checker) compileZone(z Zone) (*zoneRT, error) {
 	case z.Local != nil:
 		// Local list data: no DNS, no key needed.
 	case z.DQS != "" && c.key != "":
-		// FACTS §2: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
+		// Spamhaus DQS: <reversed-ip>.<KEY>.zen.dq.spamhaus.net
+		// (https://github.com/spamhaus/spamassassin-dqs, sh.cf)
 		dqs := normZone(z.DQS)
 		zr.query = c.key + "." + dqs
 		zr.display = redacted + "." + dqs
@@ -451,13 +454,21 @@ func (c *Checker) lookupPair(ctx context.Context, z *zoneRT, r *Result, a netip.
 	if err != nil || tresp.Rcode != dns.RcodeSuccess {
 		return
 	}
+	r.Reason = c.reason(reasonTexts(tresp))
+}
+
+// reasonTexts returns the TXT texts of resp that belong to the name asked
+// (or the CNAME chain from it); TXT records of other names are dropped, as
+// their A records are in decode.
+func reasonTexts(resp *dns.Msg) []string {
+	owners := answerOwners(resp)
 	var texts []string
-	for _, rr := range tresp.Answer {
-		if t, ok := rr.(*dns.TXT); ok {
+	for _, rr := range resp.Answer {
+		if t, ok := rr.(*dns.TXT); ok && (owners == nil || owners[strings.ToLower(t.Hdr.Name)]) {
 			texts = append(texts, txtText(t.Txt))
 		}
 	}
-	r.Reason = c.reason(texts)
+	return texts
 }
 
 // localAnswer looks a unit up in the zone's local data and decodes it as
@@ -538,7 +549,7 @@ type testEntry struct {
 var (
 	test4Pos = netip.MustParseAddr("127.0.0.2")
 	test4Neg = netip.MustParseAddr("127.0.0.1")
-	test6Pos = netip.MustParseAddr("::ffff:7f00:2") // an IPv6 query, not 127.0.0.2 (FACTS §1)
+	test6Pos = netip.MustParseAddr("::ffff:7f00:2") // an IPv6 query, not 127.0.0.2 (RFC 5782 §5)
 	test6Neg = netip.MustParseAddr("::ffff:7f00:1")
 )
 
@@ -662,7 +673,7 @@ func (c *Checker) checkHealth(ctx context.Context, zones []*zoneRT, six []bool) 
 	c.directFallback(ctx, zones, six)
 }
 
-// runTest sends one test query and judges it (FACTS §3 health rules).
+// runTest sends one test query and judges it (RFC 5782 §5: the test entries).
 func (c *Checker) runTest(ctx context.Context, z *zoneRT, te testEntry) testResult {
 	tr := testResult{ev: Evidence{Query: te.display, Expect: "not_listed"}}
 	if te.positive {

@@ -52,12 +52,20 @@ func ClassifyCause(stage Stage, rep Reply, ehloEnhanced bool) Verdict {
 	}
 	if v.Cause == "" {
 		e := trustedEnhanced(rep)
-		lower := foldText(rep.Text)
+		lower := maskLocalParts(foldText(rep.Text))
+		prose := "" // lower without links, for the phrase and fallback tiers
 		v.Cause, v.Why = CauseUnknown, "no rule matched"
 		rules := compiledRules()
 		for i := range rules {
 			r := &rules[i]
-			list, ok := r.match(stage, rep.Code, e, lower)
+			text := lower
+			if r.tier >= tierPhrase {
+				if prose == "" {
+					prose = stripLinks(lower)
+				}
+				text = prose
+			}
+			list, ok := r.match(stage, rep.Code, e, text)
 			if !ok {
 				continue
 			}

@@ -222,12 +222,26 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 	p.Stage = StageRcpt
 	t = time.Now()
 	refused := false // a rejection or tempfail was seen
-	for _, rc := range rcpts {
+	for ri, rc := range rcpts {
 		wasDecided := s.decided
 		rep, ok = s.cmd(target, "RCPT TO:<"+rc+">")
 		if !ok {
-			if !wasDecided && s.decided { // 421: a verdict on this RCPT
+			switch {
+			case !wasDecided && s.decided: // 421 before any refusal: read made it the verdict
 				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: *p.Reply, Class: p.Class})
+			case rep.Code == 421:
+				// 421 after a refusal (RFC 5321 §3.8): this recipient's
+				// tempfail, recorded; the refusal stays the verdict. It is a
+				// reply, not an unannounced close.
+				s.echo(rep.Text)
+				v := ClassifyCause(StageRcpt, rep, hasExt(p.Extensions, "ENHANCEDSTATUSCODES"))
+				p.Rcpts = append(p.Rcpts, RcptResult{Rcpt: rc, Reply: rep, Class: v.Class})
+				p.ClosedByServer = false
+			case !s.decided:
+				// No reply to this RCPT after earlier acceptances: fail
+				// recorded the error; the acceptances stay in Rcpts but
+				// are no verdict.
+				p.Reply, p.CitedList, p.Cause, p.CauseWhy = nil, "", "", ""
 			}
 			p.TimingsMs["rcpt"] = s.ms(t)
 			return
@@ -241,7 +255,10 @@ func (s *session) run(mxHost string, ip netip.Addr, domain string) {
 			p.Cause, p.CauseWhy = v.Cause, v.Why
 			refused = v.Status != StatusAccepted
 		}
-		s.decided = true
+		// Decided by the first refusal, or by the last RCPT's reply: an
+		// acceptance followed by no reply to the next RCPT is not a verdict
+		// on every recipient asked for.
+		s.decided = refused || ri == len(rcpts)-1
 	}
 	p.TimingsMs["rcpt"] = s.ms(t)
 	if s.after("RSET") {

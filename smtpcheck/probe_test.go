@@ -187,6 +187,47 @@ func TestProbeScripted(t *testing.T) {
 					t.Errorf("decisive %+v", p.Reply)
 				}
 			}},
+		{name: "several RCPT: a 421 after an acceptance decides",
+			cfg: smtptest.Config{RcptFunc: func(a string) string {
+				if strings.HasPrefix(a, "b@") {
+					return "421 4.7.0 mx.test Error: too many recipients from [127.0.0.1], closing"
+				}
+				return "250 2.1.5 Ok"
+			}},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test", "c@example.test"}
+			},
+			status: StatusTempfail, class: ClassTempfail, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if len(p.Rcpts) != 2 || p.Rcpts[0].Class != ClassAccepted || p.Rcpts[1].Reply.Code != 421 {
+					t.Errorf("rcpts %+v", p.Rcpts)
+				}
+				if p.Reply == nil || p.Reply.Code != 421 || p.ClosedByServer {
+					t.Errorf("decisive %+v, closed by server %v", p.Reply, p.ClosedByServer)
+				}
+			}},
+		{name: "several RCPT: reset after the first acceptance is no verdict",
+			cfg: smtptest.Config{ResetAfter: "RCPT"},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test"}
+			},
+			status: StatusError, class: ClassProtocolError, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if len(p.Rcpts) != 1 || p.Rcpts[0].Class != ClassAccepted || !strings.Contains(strings.ToLower(p.Error), "rcpt") || p.Reply != nil {
+					t.Errorf("rcpts %+v, error %q", p.Rcpts, p.Error)
+				}
+			}},
+		{name: "several RCPT: reset after a rejection keeps it",
+			cfg: smtptest.Config{ResetAfter: "RCPT", Rcpt: "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"},
+			mod: func(o *Options, _ *smtptest.Server) {
+				o.Rcpts = []string{"a@example.test", "b@example.test"}
+			},
+			status: StatusRejected, class: ClassBlocklisted, stage: StageRcpt, cited: "zen.spamhaus.org", verbs: "EHLO,MAIL,RCPT",
+			check: func(t *testing.T, p Probe, _ *smtptest.Server) {
+				if !p.ClosedByServer {
+					t.Error("closed_by_server not set")
+				}
+			}},
 		{name: "custom HELO and FROM", mod: func(o *Options, _ *smtptest.Server) { o.HELO = "mail.example.net"; o.From = "probe@example.net" },
 			status: StatusAccepted, class: ClassAccepted, stage: StageRcpt, verbs: "EHLO,MAIL,RCPT,RSET,QUIT",
 			check: func(t *testing.T, _ Probe, s *smtptest.Server) {

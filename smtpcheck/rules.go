@@ -472,3 +472,61 @@ func expand(tmpl, sub, code string) string {
 		}
 	}
 }
+
+// maskLocalParts removes the local part of every mail address in lower (the
+// folded reply text): "<spamhaus@example.com>" becomes "<@example.com>".
+// Servers echo the recipient or sender the probe sent (Postfix "<rcpt>:
+// Recipient address rejected", Exchange "Recipient rcpt not found"), and a
+// mailbox name is chosen by whoever runs the probe: a word in it must not
+// name a list or a cause. The domain is kept (a provider's contact address
+// such as T-Online's tosa@rx.t-online.de identifies it). The local part's
+// characters are RFC 5322 §3.2.3 atext and ".".
+func maskLocalParts(lower string) string {
+	if !strings.Contains(lower, "@") {
+		return lower
+	}
+	b := []byte(lower)
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '@' && i+1 < len(b) && isDomainByte(b[i+1]) {
+			j := len(out)
+			for j > 0 && isLocalByte(out[j-1]) {
+				j--
+			}
+			out = out[:j]
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
+func isDomainByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '['
+}
+
+func isLocalByte(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0
+}
+
+// stripLinks replaces every link in lower (a word starting "http://",
+// "https://" or "www.") with a space. The phrase and fallback rules read
+// the server's wording, and a help page's name ("…/blacklist-faq.html",
+// "…/spf-dmarc") is not wording; the list and marker rules still see links,
+// where a list's lookup URL or a provider's case link is evidence.
+func stripLinks(lower string) string {
+	if !strings.Contains(lower, "http") && !strings.Contains(lower, "www.") {
+		return lower
+	}
+	words := strings.Split(lower, " ")
+	for i, w := range words {
+		w = strings.TrimLeft(w, "(<[\"'")
+		if strings.HasPrefix(w, "http://") || strings.HasPrefix(w, "https://") || strings.HasPrefix(w, "www.") {
+			words[i] = ""
+		}
+	}
+	return strings.Join(words, " ")
+}

@@ -306,15 +306,22 @@ func withoutOPT(rrs []dns.RR) []dns.RR {
 	return out
 }
 
-func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, server, network string, timeout time.Duration) (*dns.Msg, error) {
+// newDNSClient returns a miekg/dns client for network ("udp" or "tcp")
+// that binds local when it is valid.
+func newDNSClient(network string, timeout time.Duration, local netip.Addr) *dns.Client {
 	dc := &dns.Client{Net: network, Timeout: timeout, UDPSize: udpSize}
-	if c.LocalAddr.IsValid() {
+	if local.IsValid() {
 		if network == "tcp" {
-			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: c.LocalAddr.AsSlice()}}
+			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: local.AsSlice()}}
 		} else {
-			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.UDPAddr{IP: c.LocalAddr.AsSlice()}}
+			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.UDPAddr{IP: local.AsSlice()}}
 		}
 	}
+	return dc
+}
+
+func (c *Client) exchangeOnce(ctx context.Context, m *dns.Msg, server, network string, timeout time.Duration) (*dns.Msg, error) {
+	dc := newDNSClient(network, timeout, c.LocalAddr)
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	conn := c.getIdle(server, network)

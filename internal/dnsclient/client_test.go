@@ -204,8 +204,11 @@ func TestUDPSocketsAreReusedAndRotated(t *testing.T) {
 
 func TestSocketDroppedAfterTimeout(t *testing.T) {
 	s := dnstest.Start(t, "a.test. 60 IN A 192.0.2.1\nslow.test. 60 IN A 192.0.2.2")
+	gaveUp := make(chan struct{})
+	answered := make(chan struct{})
 	s.Handle("slow.test", func(req *dns.Msg, _ net.Addr, _ bool) *dns.Msg {
-		time.Sleep(150 * time.Millisecond) // answers after the client gave up
+		<-gaveUp // answers after the client gave up
+		defer close(answered)
 		return s.Lookup(req)
 	})
 	c, _ := New([]string{s.Addr}, 50*time.Millisecond, 0)
@@ -213,7 +216,8 @@ func TestSocketDroppedAfterTimeout(t *testing.T) {
 	if _, err := c.LookupAddrs(context.Background(), "slow.test", true, false); !IsTimeout(err) {
 		t.Fatalf("err = %v, want timeout", err)
 	}
-	time.Sleep(200 * time.Millisecond) // the late reply arrives now
+	close(gaveUp)
+	<-answered // the late reply is on its way now
 	addrs, err := c.LookupAddrs(context.Background(), "a.test", true, false)
 	if err != nil || len(addrs) != 1 || addrs[0].String() != "192.0.2.1" {
 		t.Errorf("after a timeout: %v, %v (a late reply must never answer another query)", addrs, err)

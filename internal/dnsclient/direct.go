@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sort"
 	"strings"
@@ -153,14 +152,7 @@ func rcodeOrReferral(resp *dns.Msg) string {
 }
 
 func (d *Direct) once(ctx context.Context, m *dns.Msg, server, network string, timeout time.Duration) (*dns.Msg, error) {
-	dc := &dns.Client{Net: network, Timeout: timeout, UDPSize: udpSize}
-	if d.LocalAddr.IsValid() {
-		if network == "tcp" {
-			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: d.LocalAddr.AsSlice()}}
-		} else {
-			dc.Dialer = &net.Dialer{Timeout: timeout, LocalAddr: &net.UDPAddr{IP: d.LocalAddr.AsSlice()}}
-		}
-	}
+	dc := newDNSClient(network, timeout, d.LocalAddr)
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, _, err := dc.ExchangeContext(actx, m, server)

@@ -182,7 +182,9 @@ func TestCancelledSharedLookupDoesNotFailOthers(t *testing.T) {
 		defer close(done)
 		r.LookupAddrs(ctx, "v4.test", true, false)
 	}()
-	time.Sleep(20 * time.Millisecond)
+	for s.Queries.Load() == 0 { // the first lookup is in flight
+		time.Sleep(time.Millisecond)
+	}
 	var got []netip.Addr
 	var err error
 	second := make(chan struct{})

@@ -153,10 +153,14 @@ func newSock(conn *net.UDPConn, v4 bool) *sock {
 type call struct {
 	q  dns.Question
 	ch chan answer // buffered: the reader never blocks
+	// bad is why the last packet with the query's ID was no DNS answer
+	// (guarded by the socket's mu). Such a packet is discarded, not taken
+	// as the answer: the real one may still come (RFC 5452 §9.1), and a
+	// query that gets nothing else fails with it instead of a timeout.
+	bad error
 }
 
-// answer is a response, or why the packet with the query's ID was no DNS
-// answer.
+// answer is a response, or why the socket cannot get one (ICMP refused).
 type answer struct {
 	msg *dns.Msg
 	err error
@@ -246,6 +250,12 @@ func (c *Client) once(ctx context.Context, ap netip.AddrPort, m *dns.Msg) (*dns.
 	case a := <-cl.ch:
 		return a.msg, a.err
 	case <-t.C:
+		s.mu.Lock()
+		bad := cl.bad
+		s.mu.Unlock()
+		if bad != nil {
+			return nil, bad
+		}
 		return nil, errTimeout
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -372,24 +382,28 @@ func (s *sock) deliver(b []byte) {
 		return // late or stray
 	}
 	resp := new(dns.Msg)
-	var a answer
+	var bad error
 	switch err := resp.Unpack(b); {
 	case err != nil:
-		a.err = fmt.Errorf("malformed answer: %w", err)
+		bad = fmt.Errorf("malformed answer: %w", err)
 	case !resp.Response:
-		a.err = errors.New("malformed answer: the QR bit is not set")
-	default:
-		if len(resp.Question) != 1 {
-			return
-		}
-		q := resp.Question[0]
-		if q.Qtype != cl.q.Qtype || q.Qclass != cl.q.Qclass || !strings.EqualFold(q.Name, cl.q.Name) {
-			return // a forged or confused answer: keep waiting for the real one
-		}
-		a.msg = resp
+		bad = errors.New("malformed answer: the QR bit is not set")
+	}
+	if bad != nil {
+		s.mu.Lock()
+		cl.bad = bad
+		s.mu.Unlock()
+		return
+	}
+	if len(resp.Question) != 1 {
+		return
+	}
+	q := resp.Question[0]
+	if q.Qtype != cl.q.Qtype || q.Qclass != cl.q.Qclass || !strings.EqualFold(q.Name, cl.q.Name) {
+		return // a forged or confused answer: keep waiting for the real one
 	}
 	select {
-	case cl.ch <- a:
+	case cl.ch <- answer{msg: resp}:
 	default:
 	}
 }

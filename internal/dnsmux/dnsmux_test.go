@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +191,57 @@ func TestRefused(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("took %v: the refusal was not noticed", d)
+	}
+}
+
+// TestMalformedThenReal: a packet with the query's ID that is no DNS answer
+// (garbage, or the QR bit clear) does not end the query: the real answer
+// that follows is taken (RFC 5452 §9.1: unmatched packets are discarded).
+// With no real answer the query fails naming the malformed packet.
+func TestMalformedThenReal(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:n]) != nil {
+				continue
+			}
+			garbage := []byte{byte(q.Id >> 8), byte(q.Id), 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xff} // header, then junk
+			notReply := q.Copy()                                                                     // the query echoed: QR clear
+			b, _ := notReply.Pack()
+			pc.WriteTo(garbage, from)
+			pc.WriteTo(b, from)
+			if q.Question[0].Name == "junk.example." {
+				continue
+			}
+			real := new(dns.Msg)
+			real.SetReply(q)
+			real.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 2)}}
+			rb, _ := real.Pack()
+			pc.WriteTo(rb, from)
+		}
+	}()
+	dc, _ := dnsclient.New([]string{pc.LocalAddr().String()}, 300*time.Millisecond, 0)
+	c, err := New(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Exchange(context.Background(), query("listed.example", dns.TypeA))
+	if err != nil || len(resp.Answer) != 1 {
+		t.Fatalf("the real answer after malformed packets was lost: %v %v", resp, err)
+	}
+	_, err = c.Exchange(context.Background(), query("junk.example", dns.TypeA))
+	if err == nil || dnsclient.IsTimeout(err) || !strings.Contains(err.Error(), "malformed answer") {
+		t.Fatalf("only malformed packets: error %v, want one naming the malformed answer", err)
 	}
 }

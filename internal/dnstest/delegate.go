@@ -27,14 +27,7 @@ func StartOnPort(t testing.TB, ip string, port int, zone string) *Server {
 		pc.Close()
 		t.Fatalf("dnstest: %v", err)
 	}
-	s.Addr = pc.LocalAddr().String()
-	h := dns.HandlerFunc(s.serve)
-	s.udp = &dns.Server{PacketConn: pc, Handler: h}
-	s.tcp = &dns.Server{Listener: ln, Handler: h}
-	go s.udp.ActivateAndServe()
-	go s.tcp.ActivateAndServe()
-	t.Cleanup(s.Close)
-	return s
+	return s.serveOn(t, pc, ln)
 }
 
 // Port returns the port s listens on.

@@ -61,6 +61,11 @@ func StartOn(t testing.TB, ip, zone string) *Server {
 	if err != nil {
 		t.Fatalf("dnstest: %v", err)
 	}
+	return s.serveOn(t, pc, ln)
+}
+
+// serveOn serves s's data on pc (UDP) and ln (TCP) until the test ends.
+func (s *Server) serveOn(t testing.TB, pc net.PacketConn, ln net.Listener) *Server {
 	s.Addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
