@@ -82,7 +82,7 @@ func smtpCommand(st *streams) *cli.Command {
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
 		ArgsUsage: "DOMAIN|user@DOMAIN... | [IP]",
-		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
+		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM, " +
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
 			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.",
 		Flags: flags,
