@@ -70,6 +70,8 @@ func serveCommand(st *streams) *cli.Command {
 					return usagef("invalid --web.config.file %s: %v", a.webConfig, err)
 				}
 			}
+			serving.Store(true)
+			defer serving.Store(false)
 			return runServe(c.Context, st, cfg, a.listen, a.webConfig)
 		},
 	}
