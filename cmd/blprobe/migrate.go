@@ -13,6 +13,7 @@ import (
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/migrate"
 	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/serve"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -126,7 +127,7 @@ func (f *migrateFlags) parse(c *cli.Context, cm *common) (*migrateArgs, error) {
 		if a.sopts, err = f.smtp.options(cm, a.to, to); err != nil {
 			return nil, err
 		}
-	} else if h := f.smtp.helo; h != "" && !validHELO(h) {
+	} else if h := f.smtp.helo; h != "" && !serve.ValidHELO(h) {
 		return nil, usagef("invalid --helo %q (want the fully qualified name the server will use after the move)", h)
 	}
 	a.helo = f.smtp.helo
