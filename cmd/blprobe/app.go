@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report.ExitInconclusive
 	default:
 		// Flag parsing errors from urfave/cli and anything unexpected.
-		if errors.As(friendlyFlagError(err, allFlags(app)), &ue) {
+		if errors.As(friendlyFlagError(err, allFlags(app), app), &ue) {
 			err = ue
 		}
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
@@ -189,7 +189,7 @@ func newApp(st *streams) *cli.App {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return friendlyFlagError(err, allFlags(c.App))
+			return friendlyFlagError(err, allFlags(c.App), c.App)
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
@@ -223,7 +223,7 @@ func newApp(st *streams) *cli.App {
 // suggestions ("did you mean --zone?") are flags cmd takes.
 func commandUsageError(cmd *cli.Command) cli.OnUsageErrorFunc {
 	return func(_ *cli.Context, err error, _ bool) error {
-		return friendlyFlagError(err, cmd.Flags)
+		return friendlyFlagError(err, cmd.Flags, nil)
 	}
 }
 

@@ -286,3 +286,20 @@ func TestCLIHelpWidth(t *testing.T) {
 		t.Errorf("the exit codes are not wrapped under their text:\n%s", res.stdout)
 	}
 }
+
+// TestCLIFlagWithoutCommand: a command's flag given with no command names
+// the commands that take it (migrate and diff included), on one line.
+func TestCLIFlagWithoutCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--zone", "zen.test"}, "blprobe: --zone goes with a command: blprobe COMMAND --zone … (commands that take it: check, dnsbl, zones test, migrate)\n"},
+		{[]string{"--format", "json"}, "blprobe: --format goes with a command: blprobe COMMAND --format … (commands that take it: check, dnsbl, smtp, egress, zones, zones test, migrate, diff)\n"},
+	} {
+		res := runCLI(t, "", tc.args...)
+		if res.code != 2 || res.stderr != tc.want || res.stdout != "" {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want %q", tc.args, res.code, res.stdout, res.stderr, tc.want)
+		}
+	}
+}
