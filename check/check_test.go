@@ -344,3 +344,35 @@ func TestRunParts(t *testing.T) {
 		t.Errorf("SMTP ran from %s, want the local target 127.0.0.20", p.SourceIP)
 	}
 }
+
+// TestRunDNSBLSummaryCountsClean: the summary of a dnsbl run counts the
+// clean addresses too (issue 10: "1 of 2 addresses is listed …; 1 clean"),
+// for two addresses given and for a CIDR, though the report keeps only the
+// results that are not clean.
+func TestRunDNSBLSummaryCountsClean(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		targets []string
+		want    string
+	}{
+		{[]string{"127.0.0.10", "127.0.0.11"}, "1 of 2 addresses is listed"},
+		{[]string{"127.0.0.8/29"}, "1 of 8 addresses is listed"},
+		{[]string{"127.0.0.11"}, "127.0.0.11 is not listed on any of the 2 block lists checked"},
+	} {
+		o := w.options(0)
+		for _, s := range tc.targets {
+			tgt, err := dnsbl.ParseTarget(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Targets = append(o.Targets, tgt)
+		}
+		r, err := RunDNSBL(context.Background(), o)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.targets, err)
+		}
+		if !strings.Contains(r.Summary, tc.want) {
+			t.Errorf("%v: summary %q, want it to say %q", tc.targets, r.Summary, tc.want)
+		}
+	}
+}

@@ -198,9 +198,9 @@ func (a *analysis) rangeDNSBLFacts() string {
 	var order []string
 	perZone := map[string]map[string]bool{}
 	var zoneOrder []string
-	for _, res := range a.r.DNSBL.Results {
+	eachResult(a.r.DNSBL, func(res *dnsbl.Result) {
 		if a.zoneType(res.Zone) != dnsbl.TypeBlock || res.ErrorKind == dnsbl.ErrNotApplicable {
-			continue
+			return
 		}
 		s, ok := st[res.IP]
 		if !ok {
@@ -222,7 +222,7 @@ func (a *analysis) rangeDNSBLFacts() string {
 		default:
 			s.failed = true
 		}
-	}
+	})
 	if len(order) == 0 {
 		return ""
 	}

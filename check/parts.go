@@ -11,8 +11,8 @@ import (
 )
 
 // The parts of the main job on their own (blprobe dnsbl, smtp, egress,
-// zones test). Each fills its section of the report and finalizes it; none
-// correlates.
+// zones test). Each fills its section of the report, correlates what that
+// section alone supports and finalizes it.
 
 // RunDNSBL looks o.Targets up on o.Zones (Resolver and DNSBL required). The
 // error is as Run's.
@@ -38,7 +38,10 @@ func RunDNSBL(ctx context.Context, o Options) (*report.Report, error) {
 	dr := x.o.DNSBL.RunSet(ctx, plan, x.o.OnResult)
 	x.r.DNSBL = &report.DNSBL{Zones: dr.Zones, Results: notClean(dr.Set), All: dr.Set, Only: x.o.Only, Coverage: report.NewCoverage(plan.Families())}
 	NoteDirect(x.r)
-	return x.finish(ctx, func() { Correlate(x.r, x.o.Catalog, nil) }), nil
+	// The checked addresses come from the plan: Results keeps no clean
+	// answer, so the summary could not count the clean addresses from it.
+	checked := checkedAddrs(x.o.Targets, plan)
+	return x.finish(ctx, func() { Correlate(x.r, x.o.Catalog, checked) }), nil
 }
 
 // ZoneHealth checks o.Zones' RFC 5782 test entries only (Resolver and DNSBL

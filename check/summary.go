@@ -24,9 +24,9 @@ func (a *analysis) summary() string {
 	if r.DNSBL != nil {
 		blockZones, checkedZones, errZones := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		var listedNames []string
-		for _, res := range r.DNSBL.Results {
+		eachResult(r.DNSBL, func(res *dnsbl.Result) {
 			if a.zoneType(res.Zone) != dnsbl.TypeBlock {
-				continue
+				return
 			}
 			blockZones[res.Zone] = true
 			switch res.Status {
@@ -35,7 +35,7 @@ func (a *analysis) summary() string {
 			case dnsbl.StatusError, dnsbl.StatusNotDone:
 				errZones[res.Zone] = true
 			}
-		}
+		})
 		for _, l := range a.blockListings() {
 			n := a.zoneName(l.Zone)
 			if a.policyOnly(l) {
@@ -158,4 +158,16 @@ func (a *analysis) smtpSummary() string {
 		s = append(s, fmt.Sprintf("%d of %d MX could not be tested", fail, len(order)))
 	}
 	return strings.Join(s, ", ")
+}
+
+// eachResult calls fn with every result of d, clean ones included: when
+// d.All is set (a dnsbl run), d.Results keeps only those that are not clean.
+func eachResult(d *report.DNSBL, fn func(*dnsbl.Result)) {
+	if d.All != nil {
+		d.All.Each(func(r *dnsbl.Result) bool { fn(r); return true })
+		return
+	}
+	for i := range d.Results {
+		fn(&d.Results[i])
+	}
 }

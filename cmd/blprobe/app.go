@@ -74,8 +74,7 @@ const exitHelp = `EXIT CODES:
    0  everything was checked and is clean
    1  listed on a block list, or an MX refused with a 5xx caused by the sending IP, its reputation, PTR/HELO or sender policy
    2  usage or input error (nothing was queried)
-   3  inconclusive: some check did not end in a verdict (no RCPT answer, DNS errors, a domain that accepts no mail,
-      the MX saw another IP, a 5xx not tied to the sender), or the run was interrupted
+   3  inconclusive: some check did not end in a verdict (no RCPT answer, DNS errors, a domain that accepts no mail, the MX saw another IP, a 5xx not tied to the sender), or the run was interrupted
    4  the run finished but the report could not be written (disk full, closed pipe)`
 
 // io holds the streams of one run, so tests can drive run() with buffers.
@@ -116,7 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return report.ExitInconclusive
 	default:
 		// Flag parsing errors from urfave/cli and anything unexpected.
-		if errors.As(friendlyFlagError(err, allFlags(app)), &ue) {
+		if errors.As(friendlyFlagError(err, allFlags(app), app), &ue) {
 			err = ue
 		}
 		fmt.Fprintf(stderr, "blprobe: %s\n", oneLine(err.Error()))
@@ -175,10 +174,10 @@ func newApp(st *streams) *cli.App {
 		Name:    "blprobe",
 		Usage:   "find out why mail is not delivered: DNS blocklists, every MX at the RCPT stage, one report",
 		Version: toolVersion(),
-		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists,\n" +
-			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM,\n" +
+		Description: "blprobe checks an IP (or CIDR, hostname, or the auto-detected egress IP) against DNS blocklists, " +
+			"asks every MX of the domains that bounce whether they would accept mail (EHLO, STARTTLS, MAIL FROM, " +
 			"RCPT TO, then RSET/QUIT: it never sends DATA, so no mail is ever delivered), and writes a report.\n" +
-			"The options of each command are in blprobe COMMAND --help; the common ones (--format, --output,\n" +
+			"The options of each command are in blprobe COMMAND --help; the common ones (--format, --output, " +
 			"--resolver, --timeout, --width, -v…) may also come before the command.\n\n" +
 			"EXAMPLES:\n" +
 			"   blprobe check --to gmail.com --to outlook.com\n" +
@@ -190,7 +189,7 @@ func newApp(st *streams) *cli.App {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return friendlyFlagError(err, allFlags(c.App))
+			return friendlyFlagError(err, allFlags(c.App), c.App)
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
@@ -224,7 +223,7 @@ func newApp(st *streams) *cli.App {
 // suggestions ("did you mean --zone?") are flags cmd takes.
 func commandUsageError(cmd *cli.Command) cli.OnUsageErrorFunc {
 	return func(_ *cli.Context, err error, _ bool) error {
-		return friendlyFlagError(err, cmd.Flags)
+		return friendlyFlagError(err, cmd.Flags, nil)
 	}
 }
 

@@ -125,13 +125,14 @@ var (
 
 // friendlyFlagError turns the flag package's errors into one line naming
 // the flag with two dashes and what is accepted, with a suggestion for an
-// unknown flag. flags are those of the command being parsed.
-func friendlyFlagError(err error, flags []cli.Flag) error {
+// unknown flag. flags are those of the command being parsed; app, when the
+// app's own flags are parsed, names the commands a misplaced flag goes with.
+func friendlyFlagError(err error, flags []cli.Flag, app *cli.App) error {
 	msg := err.Error()
 	if m := reUndefined.FindStringSubmatch(msg); m != nil {
 		name := strings.SplitN(m[1], "=", 2)[0]
 		if findFlag(name, flags) != nil { // a command's flag, but no command followed
-			return usagef("%s goes with a command: blprobe %s … COMMAND … (commands: check, dnsbl, smtp, egress, zones, version)", dashed(name), dashed(name))
+			return usagef("%s goes with a command: blprobe COMMAND %s … (commands that take it: %s)", dashed(name), dashed(name), commandsWith(app, name))
 		}
 		s := fmt.Sprintf("unknown flag %s", dashed(name))
 		if best := closestFlag(name, flags); best != "" {
@@ -228,4 +229,26 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// commandsWith lists the commands (and subcommands) that take the flag
+// name, in the order of the app's help.
+func commandsWith(app *cli.App, name string) string {
+	var out []string
+	var walk func(prefix string, cs []*cli.Command)
+	walk = func(prefix string, cs []*cli.Command) {
+		for _, c := range cs {
+			if findFlag(name, c.Flags) != nil {
+				out = append(out, prefix+c.Name)
+			}
+			walk(prefix+c.Name+" ", c.Subcommands)
+		}
+	}
+	if app != nil {
+		walk("", app.Commands)
+	}
+	if len(out) == 0 {
+		return "see blprobe --help"
+	}
+	return strings.Join(out, ", ")
 }

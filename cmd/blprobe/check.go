@@ -40,10 +40,10 @@ func checkCommand(st *streams) *cli.Command {
 		Name:      "check",
 		Usage:     "the whole job: egress IP, DNS blocklists, reverse DNS, every MX of --to domains, one correlated report",
 		ArgsUsage: "[IP|CIDR|HOSTNAME|auto] --to DOMAIN [--to DOMAIN...]",
-		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS, and when they fail\n" +
-			"   uses the client IP the MXs of the --to domains echo in EHLO;\n" +
-			"2.-4., side by side: DNS blocklists for it; PTR, forward-confirmed rDNS and HELO readiness;\n" +
-			"   SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
+		Description: "1. which IP: auto (default) asks OpenDNS, Google, Akamai and Cloudflare over DNS, and when they fail " +
+			"uses the client IP the MXs of the --to domains echo in EHLO;\n" +
+			"2-4. side by side: DNS blocklists for it; PTR, forward-confirmed rDNS and HELO readiness; " +
+			"SMTP at the RCPT stage on every MX address of every --to domain, from the checked IP when it is local;\n" +
 			"5. correlation: rejections vs listings, the IP the MX saw vs the checked IP, PTR vs 5.7.25.",
 		Flags: a.flags(),
 		Action: func(c *cli.Context) error {

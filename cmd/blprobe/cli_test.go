@@ -264,3 +264,42 @@ func TestCLIResolverRefusesDNSBL(t *testing.T) {
 		t.Errorf("next step missing:\n%s", res.stdout)
 	}
 }
+
+// TestCLIHelpWidth: every help text fits an 80-column terminal, the
+// continuation of a wrapped line indented under its text.
+func TestCLIHelpWidth(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"check", "--help"}, {"dnsbl", "--help"}, {"smtp", "--help"},
+		{"egress", "--help"}, {"zones", "--help"}, {"zones", "test", "--help"}, {"migrate", "--help"},
+		{"diff", "--help"}, {"serve", "--help"}, {"version", "--help"}} {
+		res := runCLI(t, "", args...)
+		if res.code != 0 {
+			t.Errorf("%q: exit %d", args, res.code)
+		}
+		for _, line := range strings.Split(res.stdout, "\n") {
+			if runewidth.StringWidth(line) > 80 {
+				t.Errorf("%q: line wider than 80 columns: %q", args, line)
+			}
+		}
+	}
+	if res := runCLI(t, "", "--help"); !strings.Contains(res.stdout, "\n      1  listed on a block list, or an MX refused with a 5xx caused by the\n"+
+		"         sending IP, its reputation") {
+		t.Errorf("the exit codes are not wrapped under their text:\n%s", res.stdout)
+	}
+}
+
+// TestCLIFlagWithoutCommand: a command's flag given with no command names
+// the commands that take it (migrate and diff included), on one line.
+func TestCLIFlagWithoutCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--zone", "zen.test"}, "blprobe: --zone goes with a command: blprobe COMMAND --zone … (commands that take it: check, dnsbl, zones test, migrate)\n"},
+		{[]string{"--format", "json"}, "blprobe: --format goes with a command: blprobe COMMAND --format … (commands that take it: check, dnsbl, smtp, egress, zones, zones test, migrate, diff)\n"},
+	} {
+		res := runCLI(t, "", tc.args...)
+		if res.code != 2 || res.stderr != tc.want || res.stdout != "" {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want %q", tc.args, res.code, res.stdout, res.stderr, tc.want)
+		}
+	}
+}

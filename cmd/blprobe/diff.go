@@ -32,9 +32,9 @@ func diffCommand(st *streams) *cli.Command {
 		Name:      "diff",
 		Usage:     "what changed between two JSON reports (new and removed listings, MX outcomes, PTR, SPF, problems)",
 		ArgsUsage: "BEFORE.json AFTER.json",
-		Description: "Compares two blprobe.report/v1 reports of any command (or two blprobe.migrate/v1 reports).\n" +
-			"Exit 1 when a new listing, rejection or migrate blocker appeared, 0 otherwise, 2 for unreadable input or\n" +
-			"an unknown schema version. From cron: blprobe check --format json -o today.json ...; blprobe diff yesterday.json today.json",
+		Description: "Compares two blprobe.report/v1 reports of any command (or two blprobe.migrate/v1 reports). " +
+			"Exit 1 when a new listing, rejection or migrate blocker appeared, 0 otherwise, 2 for unreadable input or " +
+			"an unknown schema version.\nFrom cron: blprobe check --format json -o today.json ...; blprobe diff yesterday.json today.json",
 		Flags:  a.flags(),
 		Action: func(c *cli.Context) error { return a.run(c, st) },
 	}

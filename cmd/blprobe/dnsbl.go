@@ -14,6 +14,7 @@ import (
 	"github.com/blprobe/blprobe/internal/dnsclient"
 	"github.com/blprobe/blprobe/internal/dnsmux"
 	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/serve"
 )
 
 // dnsblArgs are the values of the DNSBL flags (dnsbl, check, zones test).
@@ -220,7 +221,7 @@ func (a *dnsblArgs) selectZones(cat []dnsbl.Zone, local ...string) ([]dnsbl.Zone
 				if z == "" {
 					return nil, usagef("empty --%s entry (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag)
 				}
-				if !validDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
+				if !serve.ValidDomain(strings.TrimSuffix(strings.ToLower(z), ".")) {
 					return nil, usagef("invalid --%s %q (want default, extended, all or a DNS zone such as zen.spamhaus.org)", flag, z)
 				}
 				names = append(names, z)
@@ -267,7 +268,7 @@ func loadZoneFiles(specs []string) ([]zoneFile, error) {
 	for _, spec := range specs {
 		zone, path, ok := strings.Cut(spec, "=")
 		zone = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(zone)), ".")
-		if !ok || path == "" || !validDomain(zone) {
+		if !ok || path == "" || !serve.ValidDomain(zone) {
 			return nil, usagef("invalid --zone-file %q (want ZONE=[TYPE:]PATH such as zen.example=ip4set:/srv/zen.txt)", spec)
 		}
 		var format zonefile.Format

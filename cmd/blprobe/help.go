@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,7 +65,9 @@ var examples = map[string][]string{
 func printHelp(w io.Writer, templ string, data any) {
 	cmd, ok := data.(*cli.Command)
 	if !ok {
-		cli.HelpPrinterCustom(w, templ, data, nil)
+		var b strings.Builder
+		cli.HelpPrinterCustom(&b, templ, data, nil)
+		_, _ = io.WriteString(w, fitWidth(b.String(), helpWidth)) // as below
 		return
 	}
 	var b strings.Builder
@@ -114,11 +118,11 @@ func printHelp(w io.Writer, templ string, data any) {
 		}
 	}
 	b.WriteString("\n" + exitHelp + "\n")
-	_, _ = io.WriteString(w, b.String()) // cli.HelpPrinter has no error to return; stdout failing shows nowhere else
+	_, _ = io.WriteString(w, fitWidth(b.String(), helpWidth)) // cli.HelpPrinter has no error to return; stdout failing shows nowhere else
 }
 
-// helpWidth is the width help text is wrapped to.
-const helpWidth = 100
+// helpWidth is the width help text is wrapped to: an 80-column terminal.
+const helpWidth = 80
 
 // writeFlags lists flags as "   --name PLACEHOLDER   usage", the usage
 // aligned and wrapped under itself.
@@ -164,4 +168,46 @@ func wrapWords(s string, width int) []string {
 		line += w
 	}
 	return append(out, line)
+}
+
+// listMarker is the marker of a numbered item ("1. ", "2-4. ").
+var listMarker = regexp.MustCompile(`^[0-9][0-9.,-]* `)
+
+// fitWidth wraps every line of s wider than width at spaces. A continuation
+// is indented under the line's text: after the line's first gap of two or
+// more spaces (a term and its description, an exit code and its meaning)
+// when that is in the left half, else after a numbered item's marker, else
+// as deep as the line. A
+// word wider than the room is left whole.
+func fitWidth(s string, width int) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s, "\n") {
+		nl := strings.HasSuffix(line, "\n")
+		line = strings.TrimSuffix(line, "\n")
+		if runewidth.StringWidth(line) > width {
+			lead := len(line) - len(strings.TrimLeft(line, " "))
+			hang := lead
+			if m := listMarker.FindString(line[lead:]); m != "" {
+				hang += len(m)
+			}
+			if i := strings.Index(line[lead:], "  "); i > 0 {
+				if j := lead + i + len(line[lead+i:]) - len(strings.TrimLeft(line[lead+i:], " ")); j <= width/2 {
+					hang = j
+				}
+			}
+			for runewidth.StringWidth(line) > width {
+				cut := strings.LastIndexByte(runewidth.Truncate(line, width+1, ""), ' ')
+				if cut <= hang {
+					break
+				}
+				b.WriteString(strings.TrimRight(line[:cut], " ") + "\n")
+				line = strings.Repeat(" ", hang) + strings.TrimLeft(line[cut:], " ")
+			}
+		}
+		b.WriteString(line)
+		if nl {
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }

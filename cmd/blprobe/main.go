@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/blprobe/blprobe/report"
@@ -32,18 +33,30 @@ func main() {
 	os.Exit(code)
 }
 
+// serving is set while blprobe serve runs: a signal then stops the
+// exporter, and there is no partial report to speak of.
+var serving atomic.Bool
+
 // onSignals cancels the run at the first SIGINT/SIGTERM, so that it stops
-// and still writes the partial report, and exits at once (exit 3, no
-// report) at the second.
+// and still writes the partial report (serve: stops gracefully), and exits
+// at once (exit 3, no report) at the second.
 func onSignals(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, exit func(int)) {
 	if _, ok := <-sigs; !ok {
 		return
 	}
 	cancel()
-	fmt.Fprintln(stderr, "blprobe: interrupted: writing the partial report (interrupt again to exit at once)")
+	if serving.Load() {
+		fmt.Fprintln(stderr, "blprobe: stopping the exporter (interrupt again to exit at once)")
+	} else {
+		fmt.Fprintln(stderr, "blprobe: interrupted: writing the partial report (interrupt again to exit at once)")
+	}
 	if _, ok := <-sigs; !ok {
 		return
 	}
-	fmt.Fprintln(stderr, "blprobe: interrupted again: exiting without a report")
+	if serving.Load() {
+		fmt.Fprintln(stderr, "blprobe: interrupted again: exiting at once")
+	} else {
+		fmt.Fprintln(stderr, "blprobe: interrupted again: exiting without a report")
+	}
 	exit(report.ExitInconclusive)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/blprobe/blprobe/dnsbl"
 	"github.com/blprobe/blprobe/migrate"
 	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/serve"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -56,9 +57,9 @@ func migrateCommand(st *streams) *cli.Command {
 		Name:      "migrate",
 		Usage:     "pre-migration readiness: old and new sending address side by side (listings, rDNS, HELO, SPF, DMARC, SMTP, port 25)",
 		ArgsUsage: "--from OLD_IP NEW_IP|CIDR --domain SENDER_DOMAIN [--domain ...] [--to DOMAIN ...]",
-		Description: "Every row is pass, fail, warn or not checked, with the exact fix. A failure of the new address is a\n" +
-			"blocker (exit 1), e.g. Spamhaus PBL, no PTR, an SPF record that does not authorise it under a DMARC\n" +
-			"reject policy. SMTP runs from an address only when it is an address of this machine; otherwise the\n" +
+		Description: "Every row is pass, fail, warn or not checked, with the exact fix. A failure of the new address is a " +
+			"blocker (exit 1), e.g. Spamhaus PBL, no PTR, an SPF record that does not authorise it under a DMARC " +
+			"reject policy. SMTP runs from an address only when it is an address of this machine; otherwise the " +
 			"row says to run blprobe check from the new network after cut-over (exit 3).\n" +
 			"Example: blprobe migrate --from 192.0.2.7 198.51.100.7 --domain example.com --to gmail.com --helo mail.example.com",
 		Flags: f.flags(),
@@ -126,7 +127,7 @@ func (f *migrateFlags) parse(c *cli.Context, cm *common) (*migrateArgs, error) {
 		if a.sopts, err = f.smtp.options(cm, a.to, to); err != nil {
 			return nil, err
 		}
-	} else if h := f.smtp.helo; h != "" && !validHELO(h) {
+	} else if h := f.smtp.helo; h != "" && !serve.ValidHELO(h) {
 		return nil, usagef("invalid --helo %q (want the fully qualified name the server will use after the move)", h)
 	}
 	a.helo = f.smtp.helo

@@ -46,8 +46,8 @@ func serveCommand(st *streams) *cli.Command {
 		Name:      "serve",
 		Usage:     "run as a Prometheus exporter: scheduled checks from a config file, /metrics, /probe, /report",
 		ArgsUsage: " ",
-		Description: "Runs the DNSBL and SMTP checks of --config on their intervals and serves the latest results on\n" +
-			"/metrics, on-demand checks of allow-listed targets on /probe (blackbox-exporter style), the latest\n" +
+		Description: "Runs the DNSBL and SMTP checks of --config on their intervals and serves the latest results on " +
+			"/metrics, on-demand checks of allow-listed targets on /probe (blackbox-exporter style), the latest " +
 			"JSON report on /report?target=…, and /healthz, /readyz. TLS and basic auth: --web.config.file.\n" +
 			"Example: blprobe serve --config /etc/blprobe/serve.yaml",
 		Flags: a.flags(),
@@ -70,6 +70,8 @@ func serveCommand(st *streams) *cli.Command {
 					return usagef("invalid --web.config.file %s: %v", a.webConfig, err)
 				}
 			}
+			serving.Store(true)
+			defer serving.Store(false)
 			return runServe(c.Context, st, cfg, a.listen, a.webConfig)
 		},
 	}

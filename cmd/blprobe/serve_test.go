@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,7 +188,15 @@ func TestServeCommand(t *testing.T) {
 	if code, body := httpGet(t, base+"/probe?target=192.0.2.1"); code != 403 {
 		t.Errorf("/probe outside the allow-list: %d %s", code, body)
 	}
-	cancel()
+	// SIGTERM, as main delivers it: the exporter stops; no "partial report".
+	sigs := make(chan os.Signal, 1)
+	var sigErr syncBuffer
+	sigs <- syscall.SIGTERM
+	close(sigs)
+	onSignals(sigs, cancel, &sigErr, func(int) {})
+	if got := sigErr.String(); got != "blprobe: stopping the exporter (interrupt again to exit at once)\n" {
+		t.Errorf("first signal during serve: stderr %q", got)
+	}
 	select {
 	case code := <-done:
 		if code != 0 {

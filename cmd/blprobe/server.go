@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/net/idna"
 
+	"github.com/blprobe/blprobe/serve"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -65,7 +66,7 @@ func parseServer(s string) (*server, error) {
 		return sv, nil
 	}
 	ascii, err := idna.Lookup.ToASCII(strings.TrimSuffix(host, "."))
-	if err != nil || !validDomain(strings.ToLower(ascii)) {
+	if err != nil || !serve.ValidDomain(strings.ToLower(ascii)) {
 		return nil, bad("not a host name or an IP address")
 	}
 	sv.host = strings.ToLower(ascii)

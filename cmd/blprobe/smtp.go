@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/blprobe/blprobe/check"
+	"github.com/blprobe/blprobe/serve"
 	"github.com/blprobe/blprobe/smtpcheck"
 )
 
@@ -82,7 +83,7 @@ func smtpCommand(st *streams) *cli.Command {
 		Name:      "smtp",
 		Usage:     "ask every MX of the domains at the RCPT stage (never sends DATA)",
 		ArgsUsage: "DOMAIN|user@DOMAIN... | [IP]",
-		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM,\n" +
+		Description: "For every MX (by preference) and every address of it: banner, EHLO, STARTTLS when offered, MAIL FROM, " +
 			"RCPT TO, then RSET and QUIT. No DATA is ever sent, so no mail is delivered.\n" +
 			"user@DOMAIN probes DOMAIN with RCPT TO:<user@DOMAIN> instead of postmaster@DOMAIN.",
 		Flags: flags,
@@ -167,7 +168,7 @@ func parseDomains(args []string) (domains, rcpts []string, err error) {
 		if ascii, err := toASCII(d); err == nil { // bücher.example → xn--bcher-kva.example
 			d = strings.ToLower(ascii)
 		}
-		if !validDomain(d) {
+		if !serve.ValidDomain(d) {
 			return nil, nil, usagef("invalid domain %q (want a domain name such as example.com)", a)
 		}
 		if !seen[d] {
@@ -210,26 +211,6 @@ func idnNotes(args []string) []string {
 		}
 	}
 	return out
-}
-
-func validDomain(d string) bool {
-	if d == "" || len(d) > 253 {
-		return false
-	}
-	if _, err := netip.ParseAddr(d); err == nil {
-		return false
-	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // options validates the SMTP flags and returns the probe options for
@@ -285,7 +266,7 @@ func (a *smtpArgs) options(cm *common, domains, targets []string) (smtpcheck.Opt
 		}
 	}
 	helo := a.helo
-	if helo != "" && !validHELO(helo) {
+	if helo != "" && !serve.ValidHELO(helo) {
 		return o, usagef("invalid --helo %q (want this host's fully qualified name, or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1])", helo)
 	}
 	if helo == "" {
@@ -308,16 +289,6 @@ func (a *smtpArgs) options(cm *common, domains, targets []string) (smtpcheck.Opt
 	return o, nil
 }
 
-// validHELO accepts a domain name or an address literal (RFC 5321 §4.1.3).
-func validHELO(h string) bool {
-	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-		lit := strings.TrimPrefix(h[1:len(h)-1], "IPv6:")
-		a, err := netip.ParseAddr(lit)
-		return err == nil && a.Zone() == "" && a.Is4() != strings.HasPrefix(h, "[IPv6:")
-	}
-	return validDomain(strings.ToLower(h))
-}
-
 func validMailbox(s string) bool {
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " <>\r\n\t") {
@@ -331,5 +302,5 @@ func validMailbox(s string) bool {
 	if strings.HasPrefix(dom, "[") && strings.HasSuffix(dom, "]") {
 		return true
 	}
-	return validDomain(strings.ToLower(dom))
+	return serve.ValidDomain(strings.ToLower(dom))
 }

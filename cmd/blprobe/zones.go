@@ -32,7 +32,7 @@ func zonesCommand(st *streams) *cli.Command {
 	return &cli.Command{
 		Name:  "zones",
 		Usage: "list the DNSBL catalogue; \"zones test\" checks the zones' health",
-		Description: "Lists the built-in (or --catalog) zones of a group (default, extended, all) with the families they\n" +
+		Description: "Lists the built-in (or --catalog) zones of a group (default, extended, all) with the families they " +
 			"answer, their type, usage terms and the date their entry was verified; --zones all also lists the dead lists.\n" +
 			"Example: blprobe zones --zones extended",
 		Flags: listFlags,
