@@ -274,6 +274,9 @@ func WriteNagios(w io.Writer, r *Report, o NagiosOptions) (int, error) {
 		switch {
 		case len(c.addrs) == 1 && c.listed > 0:
 			parts = append(parts, fmt.Sprintf("%s listed on %d of %d lists (%s)", c.addrs[0], c.listed, len(c.blockZones), firstN(c.listedZones, 5)))
+		case len(c.addrs) == 1 && c.clean == 0:
+			// Nothing answered: "not listed on 0 lists" would read as good news.
+			parts = append(parts, fmt.Sprintf("%s could not be checked on any list", c.addrs[0]))
 		case len(c.addrs) == 1:
 			parts = append(parts, fmt.Sprintf("%s not listed on %s", c.addrs[0], plural(c.clean, "list")))
 		case c.listed > 0:

@@ -209,6 +209,7 @@ func TestNagiosStatus(t *testing.T) {
 		{"tolerated listing, incomplete run", dnsblReport([]string{"a.example"}, 5, 1), "1", "2", NagiosUnknown, "1 lookup could not be checked"},
 		{"listing beats inconclusive", dnsblReport([]string{"a.example"}, 5, 2), "0", "0", NagiosCritical, "2 lookups could not be checked"},
 		{"interrupted", interrupted, "0", "0", NagiosUnknown, "interrupted"},
+		{"no list answered", dnsblReport(nil, 3, 3), "0", "0", NagiosUnknown, "203.0.113.7 could not be checked on any list; 3 lookups could not be checked"},
 		{"banner 554 without a list is critical", banner, "10", "10", NagiosCritical, "1 of 1 MX addresses reject (example.com mx.example.com [198.51.100.1])"},
 		{"range: probes counted, MX named once", multi, "0", "0", NagiosCritical, "3 of 3 MX probes (from 3 source addresses) were rejected (example.com mx.example.com [198.51.100.1]) |"},
 		{"MX rejection is critical whatever the thresholds", rejected, "10", "10", NagiosCritical, "1 of 1 MX addresses reject (example.com mx.example.com [198.51.100.1])"},
