@@ -30,6 +30,7 @@ const (
 	KindListedButAccepted       = "listed_but_accepted"
 	KindEchoedIPMismatch        = "echoed_ip_mismatch"
 	KindEchoedIPMatch           = "echoed_ip_match"
+	KindSMTPSourceUnconfirmed   = "smtp_source_unconfirmed"
 	KindPTRRejection            = "ptr_rejection"
 	KindPort25Blocked           = "port25_blocked"
 	KindZoneUnhealthy           = "zone_unhealthy"
@@ -98,6 +99,7 @@ func Correlate(r *report.Report, catalog []dnsbl.Zone, checked []netip.Addr) {
 	a.rejections()
 	a.listedButAccepted()
 	a.echoedIP()
+	a.unconfirmedSource()
 	a.ptr()
 	a.port25()
 	a.zoneHealth()

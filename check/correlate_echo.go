@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/blprobe/blprobe/report"
+	"github.com/blprobe/blprobe/smtpcheck"
 )
 
 // echoedIP compares the client IP each MX echoed with the checked IPs
@@ -101,4 +102,49 @@ func (a *analysis) echoedIP() {
 		matchEv["mx"] = strings.Join(matchMXs, ",")
 		a.add(KindEchoedIPMatch, SevInfo, fmt.Sprintf("%s saw each of the %d checked addresses it was probed from (%s): the DNSBL results apply to the addresses mail leaves from", named(matchMXs), len(matched), r), matchEv)
 	}
+}
+
+// unconfirmedSource flags MX that accepted a probe sent from an address
+// other than the checked ones without echoing the client IP they saw: the
+// acceptance then says nothing about the checked address (e.g. "check
+// 203.0.113.7" run on a laptop). Behind NAT the echo settles it
+// (echoedIP); when the checked IP is this network's egress address (auto),
+// the probes left through it by definition.
+func (a *analysis) unconfirmedSource() {
+	if len(a.checked) == 0 || (a.r.Egress != nil && a.r.Egress.IPSource) {
+		return
+	}
+	var mxs, hosts, ips, sources []string
+	domain := ""
+	for _, pr := range a.probes {
+		p := pr.p
+		src, err := netip.ParseAddr(p.SourceIP)
+		if p.Status != smtpcheck.StatusAccepted || err != nil || containsAddr(a.checked, src.Unmap()) {
+			continue
+		}
+		if _, err := netip.ParseAddr(p.EchoedClientIP); err == nil {
+			continue // the echo says which address the MX saw (echoedIP)
+		}
+		if l := mxLabel(pr); !containsStr(mxs, l) {
+			mxs, ips = append(mxs, l), append(ips, p.IP)
+		}
+		if !containsStr(hosts, pr.mx) {
+			hosts = append(hosts, pr.mx)
+		}
+		if !containsStr(sources, p.SourceIP) {
+			sources = append(sources, p.SourceIP)
+		}
+		if domain == "" {
+			domain = pr.domain
+		}
+	}
+	if len(mxs) == 0 {
+		return
+	}
+	checked := joinAddrs(a.checked)
+	a.add(KindSMTPSourceUnconfirmed, SevProblem,
+		fmt.Sprintf("%s accepted the probe from %s, not from the checked %s, and did not echo the client IP it saw: that does not show mail from %s is accepted",
+			joinAnd(mxs), strings.Join(sources, ", "), checked, checked),
+		map[string]string{"mx": strings.Join(hosts, ","), "ip": strings.Join(ips, ","), "source_ip": strings.Join(sources, ","), "checked_ip": checked, "domain": domain})
+	a.stepAt(prioCheck, fmt.Sprintf("run blprobe check --to %s on the mail server itself (from %s) to test SMTP from that address", domain, checked))
 }

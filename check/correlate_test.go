@@ -41,6 +41,11 @@ func probe(mxIP string, st smtpcheck.Status, class smtpcheck.Class, cited, echoe
 	return p
 }
 
+func fromSource(p smtpcheck.Probe, src, echoed string) smtpcheck.Probe {
+	p.SourceIP, p.EchoedClientIP = src, echoed
+	return p
+}
+
 func withCause(p smtpcheck.Probe, c smtpcheck.Cause) smtpcheck.Probe {
 	p.Cause = c
 	return p
@@ -134,6 +139,20 @@ func TestCorrelate(t *testing.T) {
 				"rep.example: the receiver distrusts 203.0.113.7's reputation (the provider of rep.example)",
 				"slow.example: slow down",
 			},
+		},
+		{
+			name: "accepted from another address without an echo is unconfirmed",
+			r: report.Report{
+				DNSBL: dnsblSection(res("zen.spamhaus.org", dnsbl.StatusClean)),
+				SMTP: smtpSection("example.com",
+					mx("mx1.example.com", fromSource(accepted("192.0.2.10"), "192.168.1.5", "")),
+					mx("mx2.example.com", fromSource(accepted("192.0.2.11"), "192.168.1.5", ip)), // echoed the checked IP: confirmed
+					mx("mx3.example.com", fromSource(accepted("192.0.2.12"), ip, ""))),           // sent from the checked IP itself
+			},
+			want: []want{{KindSMTPSourceUnconfirmed, SevProblem,
+				[]string{"mx1.example.com [192.0.2.10] accepted the probe from 192.168.1.5, not from the checked 203.0.113.7"},
+				map[string]string{"mx": "mx1.example.com", "source_ip": "192.168.1.5", "checked_ip": ip}}},
+			steps: []string{"run blprobe check --to example.com on the mail server itself (from 203.0.113.7)"},
 		},
 		{
 			name: "cites a list found clean",
@@ -479,5 +498,36 @@ func TestRejectionMatchesSourceAddress(t *testing.T) {
 	}
 	if !containsStr(kinds, KindRejectionCitesUnlisted) {
 		t.Errorf("kinds %v: 192.0.2.3 is clean in zen, so the rejection cites a list that found it clean", kinds)
+	}
+}
+
+// TestUnconfirmedSourceVerdict: an acceptance sent from another address
+// than the checked one, with no echo of the client IP, is no proof for the
+// checked address (inconclusive); when the checked IP is this network's
+// egress address (auto), the probes left through it and the run is clean.
+func TestUnconfirmedSourceVerdict(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		auto bool
+		want report.Verdict
+	}{
+		{"given IP, sent from another address", false, report.VerdictInconclusive},
+		{"egress IP (auto)", true, report.VerdictClean},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := report.Report{
+				DNSBL: dnsblSection(res("zen.spamhaus.org", dnsbl.StatusClean)),
+				RDNS:  []report.RDNS{{IP: ip, PTR: []string{"mail.example.net"}, ForwardConfirmed: true}},
+				SMTP:  smtpSection("example.com", mx("mx1.example.com", fromSource(accepted("192.0.2.10"), "192.168.1.5", ""))),
+			}
+			if tt.auto {
+				r.Egress = &report.Egress{IPSource: true, IPv4: report.EgressFamily{IP: ip, Agree: true, Answered: 2}}
+			}
+			Correlate(&r, catalog, []netip.Addr{netip.MustParseAddr(ip)})
+			r.Finalize()
+			if r.Verdict != tt.want {
+				t.Errorf("verdict %s, want %s; problems %v", r.Verdict, tt.want, r.Problems())
+			}
+		})
 	}
 }

@@ -46,8 +46,9 @@ type Problem struct {
 //     failed (e.g. PTR SERVFAIL); a correlation of severity "problem" that does
 //     not merely explain a probe's own reply (e.g. the MX echoed another client
 //     IP than the one checked, so the DNSBL and PTR results describe another
-//     address; port 25 blocked; a zone unhealthy behind a public resolver); a
-//     dnsbl result in error or not_done (not_applicable never counts); a zone
+//     address; an MX accepted a probe sent from another address than the
+//     checked one without echoing the client IP it saw; port 25 blocked; a
+//     zone unhealthy behind a public resolver); a dnsbl result in error or not_done (not_applicable never counts); a zone
 //     that is not healthy; an egress problem when egress was the IP source; an
 //     interrupted run.
 //   - clean (exit 0): none of the above: every asked-for check ran and every
