@@ -106,6 +106,9 @@ func (f *migrateFlags) parse(c *cli.Context, cm *common) (*migrateArgs, error) {
 	} else {
 		return nil, usagef("invalid new address %q (want an IPv4 or IPv6 address or a CIDR such as 198.51.100.0/28)", arg)
 	}
+	if a.prefix.IsSingleIP() && a.prefix.Addr() == a.old {
+		return nil, usagef("the new address %s is the old one (--from): migrate compares the address mail is sent from today with the one it moves to", arg)
+	}
 	if a.target, err = dnsbl.ParseTarget(arg); err != nil {
 		return nil, &usageError{err}
 	}

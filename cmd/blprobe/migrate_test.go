@@ -198,6 +198,7 @@ func TestMigrateUsage(t *testing.T) {
 		{"migrate", "--resolver", "127.0.0.1:1", "--from", "127.0.0.20", "127.0.0.21", "127.0.0.22", "--domain", "a.test"},
 		{"migrate", "--resolver", "127.0.0.1:1", "--from", "127.0.0.20", "host.test", "--domain", "a.test"},
 		{"migrate", "--resolver", "127.0.0.1:1", "--from", "127.0.0.20", "127.0.0.21", "--domain", "bad domain"},
+		{"migrate", "--resolver", "127.0.0.1:1", "--from", "127.0.0.20", "127.0.0.20", "--domain", "a.test"}, // old = new
 	} {
 		res := runCLI(t, "", args...)
 		if res.code != 2 || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 || !strings.HasPrefix(res.stderr, "blprobe: ") {
